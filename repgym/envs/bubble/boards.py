@@ -118,3 +118,24 @@ def board_from_option(value: object) -> np.ndarray:
     if isinstance(value, str):
         return parse_board(value)
     raise ValueError(f"options['board'] must be an array, board text or a file path, got {type(value).__name__}")
+
+
+STANDARD_SETS = {
+    "bubble-14x10": "bubble_14x10.txt",
+    "samegame-15x15": "samegame_15x15.txt",
+}
+"""repgym's fixed test positions (20 each), shipped in ``repgym/assets/boards``; 1-based colours."""
+
+
+def standard_boards(name: str) -> list[np.ndarray]:
+    """A shipped set of test positions by name (see :data:`STANDARD_SETS`), e.g. ``standard_boards("samegame-15x15")``.
+
+    The sets were drawn once from repgym's seeded generator (keys 0..19) so that results on them are comparable
+    across versions and agents. The literature's SameGame test set is not shipped; load it with :func:`load_boards`.
+    """
+    from importlib.resources import files
+
+    if name not in STANDARD_SETS:
+        raise ValueError(f"unknown board set {name!r}; expected one of {sorted(STANDARD_SETS)}")
+    text = files("repgym").joinpath("assets", "boards", STANDARD_SETS[name]).read_text()
+    return parse_boards(text, colour_base=1)

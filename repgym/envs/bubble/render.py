@@ -41,7 +41,9 @@ def _disc_mask(cell: int) -> np.ndarray:
     return (yy - c) ** 2 + (xx - c) ** 2 <= radius**2
 
 
-def board_to_rgb(board: np.ndarray, config: BubbleConfig, cell: int = 8, preview: np.ndarray | None = None) -> np.ndarray:
+def board_to_rgb(
+    board: np.ndarray, config: BubbleConfig, cell: int = 8, preview: np.ndarray | None = None
+) -> np.ndarray:
     """``(rows*cell, cols*cell, 3) uint8`` image: one disc per bubble. With ``preview`` (a column, top first), a
     strip is added on the side new columns arrive from, separated by one background column."""
     if cell < 1:
@@ -59,7 +61,9 @@ def board_to_rgb(board: np.ndarray, config: BubbleConfig, cell: int = 8, preview
     return img
 
 
-def board_to_ansi(board: np.ndarray, config: BubbleConfig, colour: bool = True, preview: np.ndarray | None = None) -> str:
+def board_to_ansi(
+    board: np.ndarray, config: BubbleConfig, colour: bool = True, preview: np.ndarray | None = None
+) -> str:
     """Text picture, top row first, with column numbers; colours as digits (ANSI-coloured when ``colour``)."""
     board = np.asarray(board)
     lines = []

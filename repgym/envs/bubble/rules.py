@@ -183,7 +183,11 @@ def column_stream(key: np.ndarray, index: np.ndarray, config: BubbleConfig) -> n
 
 
 def initial_state(key: np.ndarray, config: BubbleConfig, board: np.ndarray | None = None) -> BubbleState:
-    """Start states for a batch of keys: random full boards, or the given board(s) (validated)."""
+    """Start states for a batch of keys: random full boards, or the given board(s) (validated and settled).
+
+    In the Continuous variants a given board's empty columns are filled from the game's column stream at once
+    (they count as new columns), since a continuous board never has an empty column.
+    """
     key = np.asarray(key, dtype=np.uint64).reshape(-1)
     if board is None:
         boards = random_boards(key, config)
@@ -196,7 +200,10 @@ def initial_state(key: np.ndarray, config: BubbleConfig, board: np.ndarray | Non
             raise ValueError(f"got {boards.shape[0]} boards for {key.shape[0]} games")
         boards = settle(boards, config)
     n = key.shape[0]
-    return BubbleState(boards, key.copy(), np.zeros(n, np.int64), np.zeros(n, np.float64))
+    state = BubbleState(boards, key.copy(), np.zeros(n, np.int64), np.zeros(n, np.float64))
+    if board is not None and config.continuous:
+        state, _ = _fill_new_columns(state, config, np.ones(n, bool))
+    return state
 
 
 def validate_board(boards: np.ndarray, config: BubbleConfig) -> None:
@@ -208,9 +215,10 @@ def validate_board(boards: np.ndarray, config: BubbleConfig) -> None:
     bad = (boards < 0) | (boards > top)
     if bad.any():
         b, r, c = np.argwhere(bad)[0]
+        grey = f" or {config.grey} (grey)" if config.continuous else ""
         raise ValueError(
-            f"board cell (row {r}, col {c}) holds {boards[b, r, c]}, expected 0 (empty) or a colour in 1..{config.colours}"
-            + (f" or {config.grey} (grey)" if config.continuous else "")
+            f"board cell (row {r}, col {c}) holds {boards[b, r, c]}, "
+            f"expected 0 (empty) or a colour in 1..{config.colours}{grey}"
         )
 
 
@@ -224,25 +232,36 @@ def playable(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
     return (boards > 0) & (boards <= config.colours)
 
 
+def _same_neighbours(b: np.ndarray, config: BubbleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Playable cells equal to their neighbour below, ``(batch, cells - cols)``, and to their right neighbour,
+    ``(batch, cells - 1)``, indexed by the upper / left cell's flat index. Boards are viewed as ``(batch, cells)``
+    so that each comparison runs over contiguous memory (slicing the short last axis is several times slower)."""
+    n, rows, cols = b.shape
+    flat = b.reshape(n, rows * cols)
+    clickable = playable(flat, config)
+    same_v = (flat[:, cols:] == flat[:, :-cols]) & clickable[:, cols:]
+    same_h = (flat[:, 1:] == flat[:, :-1]) & clickable[:, 1:]
+    same_h[:, cols - 1 :: cols] = False  # the last cell of a row and the first of the next are not neighbours
+    return same_v, same_h
+
+
 def legal_mask(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
     """``(batch, rows, cols) bool``: cells in a group of >= 2, i.e. with a same-coloured 4-neighbour."""
     b = as_batch(boards)
-    same_v = (b[:, 1:, :] == b[:, :-1, :]) & playable(b[:, 1:, :], config)
-    same_h = (b[:, :, 1:] == b[:, :, :-1]) & playable(b[:, :, 1:], config)
-    mask = np.zeros(b.shape, dtype=bool)
-    mask[:, 1:, :] |= same_v
-    mask[:, :-1, :] |= same_v
-    mask[:, :, 1:] |= same_h
-    mask[:, :, :-1] |= same_h
-    return mask
+    n, rows, cols = b.shape
+    same_v, same_h = _same_neighbours(b, config)
+    mask = np.zeros((n, rows * cols), dtype=bool)
+    mask[:, cols:] |= same_v
+    mask[:, :-cols] |= same_v
+    mask[:, 1:] |= same_h
+    mask[:, :-1] |= same_h
+    return mask.reshape(b.shape)
 
 
 def has_moves(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
     """``(batch,) bool``: some group of >= 2 exists."""
-    b = as_batch(boards)
-    same_v = (b[:, 1:, :] == b[:, :-1, :]) & playable(b[:, 1:, :], config)
-    same_h = (b[:, :, 1:] == b[:, :, :-1]) & playable(b[:, :, 1:], config)
-    return same_v.any(axis=(1, 2)) | same_h.any(axis=(1, 2))
+    same_v, same_h = _same_neighbours(as_batch(boards), config)
+    return same_v.any(axis=1) | same_h.any(axis=1)
 
 
 def _pack_columns(mask: np.ndarray) -> np.ndarray:
@@ -292,21 +311,32 @@ def label_groups(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
     label equals its own index."""
     b = as_batch(boards)
     n, rows, cols = b.shape
+    cells = rows * cols
     legal = legal_mask(b, config)
-    big = np.int32(rows * cols)
-    labels = np.where(legal, np.arange(rows * cols, dtype=np.int32).reshape(1, rows, cols), big)
-    same_v = (b[:, 1:, :] == b[:, :-1, :]) & legal[:, 1:, :]
-    same_h = (b[:, :, 1:] == b[:, :, :-1]) & legal[:, :, 1:]
+    # Min-label propagation over the whole batch flattened to 1-D, so that every operation runs over contiguous
+    # memory. An edge joins a cell to its right (shift 1) or lower (shift cols) neighbour; a penalty of ``big``
+    # disables it (different colour, end of a row, last row of a board), which avoids slow masked updates.
+    # Labels are updated in place, so one sweep often carries a label further than one cell.
+    big = np.int32(cells)
+    same_v, same_h = _same_neighbours(b, config)
+    penalty_h = np.full((n, cells), big, np.int32)
+    penalty_h[:, :-1] = ~same_h * big
+    penalty_v = np.full((n, cells), big, np.int32)
+    penalty_v[:, :-cols] = ~same_v * big
+    edges = ((1, penalty_h.reshape(-1)[:-1]), (cols, penalty_v.reshape(-1)[:-cols]))
+    labels = np.tile(np.arange(cells, dtype=np.int32), n)
     while True:
-        new = labels.copy()
-        np.minimum(new[:, 1:, :], np.where(same_v, labels[:, :-1, :], big), out=new[:, 1:, :])
-        np.minimum(new[:, :-1, :], np.where(same_v, labels[:, 1:, :], big), out=new[:, :-1, :])
-        np.minimum(new[:, :, 1:], np.where(same_h, labels[:, :, :-1], big), out=new[:, :, 1:])
-        np.minimum(new[:, :, :-1], np.where(same_h, labels[:, :, 1:], big), out=new[:, :, :-1])
-        if np.array_equal(new, labels):
+        before = labels.copy()
+        for shift, penalty in edges:
+            pair = np.minimum(labels[:-shift], labels[shift:])
+            np.maximum(pair, penalty, out=pair)
+            np.minimum(labels[:-shift], pair, out=labels[:-shift])
+            np.minimum(labels[shift:], pair, out=labels[shift:])
+        if np.array_equal(labels, before):
             break
-        labels = new
-    return np.where(legal, labels, -1).astype(np.int32)
+    labels = labels.reshape(b.shape)
+    labels[~legal] = -1
+    return labels
 
 
 class GroupStats(NamedTuple):
@@ -318,12 +348,12 @@ def group_stats(boards: np.ndarray, config: BubbleConfig) -> GroupStats:
     """Number of legal groups and largest group size per board."""
     labels = label_groups(boards, config)
     n, rows, cols = labels.shape
-    flat = labels.reshape(n, -1)
-    cells = np.arange(rows * cols)
-    count = (flat == cells[None, :]).sum(axis=1)
-    offset = (np.arange(n) * rows * cols)[:, None]
-    valid = flat >= 0
-    sizes = np.bincount((flat + offset)[valid], minlength=n * rows * cols).reshape(n, -1)
+    cells = rows * cols
+    flat = labels.reshape(n, cells)
+    count = (flat == np.arange(cells, dtype=np.int32)).sum(axis=1)
+    # One bin per (board, label + 1): bin 0 of each board collects the cells outside groups (label -1).
+    bins = (flat + 1) + (np.arange(n) * (cells + 1))[:, None]
+    sizes = np.bincount(bins.reshape(-1), minlength=n * (cells + 1)).reshape(n, cells + 1)[:, 1:]
     return GroupStats(count.astype(np.int64), sizes.max(axis=1).astype(np.int64))
 
 
@@ -344,10 +374,31 @@ def _stable_partition(occupied: np.ndarray, axis: int, toward_end: bool) -> np.n
     return np.argsort(key, axis=axis, kind="stable")
 
 
+def _misplaced(occupied: np.ndarray, axis: int, toward_end: bool) -> np.ndarray:
+    """Lines along ``axis`` with an empty cell on the side where occupied cells belong (they need reordering)."""
+    lower, upper = [slice(None)] * occupied.ndim, [slice(None)] * occupied.ndim
+    lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+    first, second = occupied[tuple(lower)], occupied[tuple(upper)]
+    return (first & ~second).any(axis=axis) if toward_end else (~first & second).any(axis=axis)
+
+
+_FEW_LINES = 64  # below this many lines in the batch, sorting them all costs less than picking out those that move
+
+
 def gravity(boards: np.ndarray) -> np.ndarray:
     """Let bubbles fall to the bottom (last row) of their column, order kept."""
-    order = _stable_partition(boards != 0, axis=1, toward_end=True)
-    return np.take_along_axis(boards, order, axis=1)
+    occupied = boards != 0
+    falls = _misplaced(occupied, axis=1, toward_end=True)  # (batch, cols): a bubble above an empty cell
+    if falls.size < _FEW_LINES:
+        return np.take_along_axis(boards, _stable_partition(occupied, axis=1, toward_end=True), axis=1)
+    # After a move only the columns that lost bubbles fall: sort just those.
+    out = boards.copy()
+    if falls.any():
+        b_idx, c_idx = np.nonzero(falls)
+        columns = boards[b_idx, :, c_idx]  # (k, rows)
+        order = _stable_partition(columns != 0, axis=1, toward_end=True)
+        out[b_idx, :, c_idx] = np.take_along_axis(columns, order, axis=1)
+    return out
 
 
 def close_columns(boards: np.ndarray, side: Side) -> np.ndarray:
@@ -356,14 +407,28 @@ def close_columns(boards: np.ndarray, side: Side) -> np.ndarray:
     Assumes gravity has been applied (a column is empty iff its bottom cell is).
     """
     occupied = boards[:, -1, :] != 0
-    order = _stable_partition(occupied, axis=1, toward_end=(side == "right"))
-    return np.take_along_axis(boards, np.broadcast_to(order[:, None, :], boards.shape), axis=2)
+    toward_end = side == "right"
+    out = boards.copy()
+    todo = np.flatnonzero(_misplaced(occupied, axis=1, toward_end=toward_end))  # few boards empty a column
+    if todo.size:
+        sub = boards[todo]
+        order = _stable_partition(occupied[todo], axis=1, toward_end=toward_end)
+        out[todo] = np.take_along_axis(sub, np.broadcast_to(order[:, None, :], sub.shape), axis=2)
+    return out
 
 
 def compact_rows(boards: np.ndarray, side: Side) -> np.ndarray:
     """Shifter: slide the bubbles of every row toward ``side``, order kept."""
-    order = _stable_partition(boards != 0, axis=2, toward_end=(side == "right"))
-    return np.take_along_axis(boards, order, axis=2)
+    occupied = boards != 0
+    toward_end = side == "right"
+    out = boards.copy()
+    moves = _misplaced(occupied, axis=2, toward_end=toward_end)  # (batch, rows): rows with a gap to close
+    if moves.any():
+        b_idx, r_idx = np.nonzero(moves)
+        lines = boards[b_idx, r_idx, :]  # (k, cols)
+        order = _stable_partition(lines != 0, axis=1, toward_end=toward_end)
+        out[b_idx, r_idx, :] = np.take_along_axis(lines, order, axis=1)
+    return out
 
 
 def settle(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
@@ -373,14 +438,15 @@ def settle(boards: np.ndarray, config: BubbleConfig) -> np.ndarray:
     return boards
 
 
-def _fill_new_columns(state: BubbleState, config: BubbleConfig) -> tuple[BubbleState, np.ndarray]:
+def _fill_new_columns(state: BubbleState, config: BubbleConfig, moved: np.ndarray) -> tuple[BubbleState, np.ndarray]:
     """Continuous: refill every empty column from the side opposite ``shift``. Returns the state and the number
-    of grey columns that arrived per board. Only boards with an empty column are touched."""
+    of grey columns that arrived per board. Only boards that ``moved`` (``(batch,) bool``) and have an empty
+    column are touched, so an illegal click stays a no-op even on a board given with empty columns."""
     boards, key, new_columns, score = state
     empty_cols = boards[:, -1, :] == 0  # after settle, empty columns sit on the side opposite ``shift``
     n_empty = empty_cols.sum(axis=1)
     grey_arrived = np.zeros(boards.shape[0], np.int64)
-    todo = np.flatnonzero(n_empty)
+    todo = np.flatnonzero((n_empty > 0) & moved)
     if todo.size == 0:
         return state, grey_arrived
     boards = boards.copy()
@@ -449,7 +515,7 @@ def step(state: BubbleState, actions: np.ndarray, config: BubbleConfig) -> StepR
     removed[illegal] = 0
     new_state = BubbleState(boards, state.key, state.new_columns, state.score)
     if config.continuous:
-        new_state, grey_arrived = _fill_new_columns(new_state, config)
+        new_state, grey_arrived = _fill_new_columns(new_state, config, legal)
         reward += grey_arrived * config.grey_column_value
     terminal = ~has_moves(new_state.board, config)
     if config.scoring == "samegame":

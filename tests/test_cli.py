@@ -1,0 +1,43 @@
+"""The ``repgym`` command: help, version, list, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import repgym
+from repgym.cli import main, parse_settings
+from repgym.envs.registry import ENVS
+
+
+def test_version_and_help(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"repgym {repgym.__version__}"
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "list" in out and "stats" in out and "examples:" in out
+
+
+def test_list_names_every_env_and_policy(capsys) -> None:
+    assert main(["list", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    for entry in ENVS:
+        assert f"`{entry.id}`" in out
+    assert "policy:greedy" in out and "policy:tabu-colour" in out
+
+
+def test_console_script_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "repgym.cli", "list"], capture_output=True, text=True, check=True)
+    assert "repgym/SameGame-v0" in result.stdout
+
+
+def test_settings_parsing() -> None:
+    assert parse_settings(["rows=8", "variant=shifter", "max_new_columns=None", "x=1.5", "flag=true"]) == {
+        "rows": 8, "variant": "shifter", "max_new_columns": None, "x": 1.5, "flag": True,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="key=value"):
+        parse_settings(["rows"])
