@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from repgym.envs.registry import ENVS
+from repgym.envs.registry import all_envs
 
 
 def agent_rows() -> list[tuple[str, str]]:
@@ -24,7 +24,7 @@ def agent_rows() -> list[tuple[str, str]]:
 def print_listing(fmt: str = "table", console: Console | None = None) -> None:
     """Print environments and agents as rich tables (``fmt="table"``) or Markdown (``fmt="md"``)."""
     console = console or Console()
-    envs = [(e.id, e.description) for e in ENVS]
+    envs = [(e.id, e.description) for e in all_envs()]
     agents = agent_rows()
     if fmt == "md":
         lines = ["| environment | description |", "|---|---|", *[f"| `{i}` | {d} |" for i, d in envs], ""]

@@ -9,7 +9,7 @@ import pytest
 
 import repgym
 from repgym.cli import main, parse_settings
-from repgym.envs.registry import ENVS
+from repgym.envs.registry import all_envs
 
 
 def test_version_and_help(capsys) -> None:
@@ -25,7 +25,7 @@ def test_version_and_help(capsys) -> None:
 def test_list_names_every_env_and_policy(capsys) -> None:
     assert main(["list", "--format", "md"]) == 0
     out = capsys.readouterr().out
-    for entry in ENVS:
+    for entry in all_envs():
         assert f"`{entry.id}`" in out
     assert "policy:greedy" in out and "policy:tabu-colour" in out
 

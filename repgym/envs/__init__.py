@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from repgym.envs.registry import ENVS, EnvEntry
+from repgym.envs.registry import EnvEntry, all_envs
 
 
 def register_envs() -> None:
     """Register every repgym environment with Gymnasium (idempotent)."""
-    for entry in ENVS:
+    for entry in all_envs():
         if entry.id in gym.registry:
             continue
         gym.register(
@@ -21,4 +21,4 @@ def register_envs() -> None:
         )
 
 
-__all__ = ["ENVS", "EnvEntry", "register_envs"]
+__all__ = ["EnvEntry", "all_envs", "register_envs"]

@@ -8,9 +8,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import repgym  # noqa: F401  (registers the ids)
-from repgym.envs.registry import ENVS
+from repgym.envs.bubble.registration import BUBBLE_ENVS
 
-BUBBLE_IDS = [e.id for e in ENVS if "Bubble" in e.name or "SameGame" in e.name]
+BUBBLE_IDS = [e.id for e in BUBBLE_ENVS]
 
 
 @pytest.mark.parametrize("env_id", BUBBLE_IDS)

@@ -9,8 +9,8 @@ from gymnasium.vector import AutoresetMode
 
 import repgym  # noqa: F401  (registers the ids)
 from repgym.envs.bubble.env import BubbleBreakerEnv
+from repgym.envs.bubble.registration import BUBBLE_ENVS as ENVS
 from repgym.envs.bubble.vector import BubbleBreakerVectorEnv
-from repgym.envs.registry import ENVS
 
 TINY = {"rows": 5, "cols": 4, "colours": 3}
 

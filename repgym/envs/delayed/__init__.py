@@ -1,0 +1,1 @@
+"""Delayed-reward, human-hard games and the DelayedReward wrapper."""

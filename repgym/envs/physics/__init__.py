@@ -1,0 +1,1 @@
+"""Jointed bodies in MuJoCo with gravity on or off."""

@@ -1,0 +1,5 @@
+"""Registered ids of the physics family."""
+
+from repgym.envs.registry import EnvEntry
+
+PHYSICS_ENVS: list[EnvEntry] = []
