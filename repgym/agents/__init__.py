@@ -1,0 +1,71 @@
+"""Agents that act: one registry, one interface (see :mod:`repgym.agents.base`).
+
+```python
+agent = make_agent("sb3-ppo", "repgym/BubbleBreaker-v0", seed=0)
+agent.learn(10_000, progress_bar=True)
+action, _ = agent.predict(obs, deterministic=True)
+agent.save("runs/ppo"); agent = load_agent("runs/ppo")
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from repgym.agents.base import Agent, EnvLike, read_checkpoint
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """A registered agent: ``entry_point`` is ``"module:Class"`` (imported on use) plus fixed keyword arguments."""
+
+    name: str
+    entry_point: str
+    description: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def load_class(self) -> type[Agent]:
+        module, _, attr = self.entry_point.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+AGENTS: dict[str, AgentEntry] = {}
+
+
+def register_agent(name: str, entry_point: str, description: str, **kwargs: Any) -> None:
+    """Add an agent to the registry (``repgym list`` and ``make_agent`` see it)."""
+    AGENTS[name] = AgentEntry(name, entry_point, description, tuple(sorted(kwargs.items())))
+
+
+def make_agent(name: str, env: EnvLike, **hyperparameters: Any) -> Agent:
+    """A new agent by registry name, acting in ``env`` (an instance or a registered id)."""
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
+    entry = AGENTS[name]
+    return entry.load_class()(env, **dict(entry.kwargs), **hyperparameters)
+
+
+def load_agent(path: str | os.PathLike, env: EnvLike | None = None) -> Agent:
+    """Any agent from its checkpoint folder (the folder's ``agent.json`` names which)."""
+    meta, _ = read_checkpoint(path)
+    name = meta.get("agent")
+    if name not in AGENTS:
+        raise ValueError(f"checkpoint {path} holds agent {name!r}, which this repgym does not know")
+    return AGENTS[name].load_class().load(path, env=env)
+
+
+_SB3 = "repgym.agents.baselines:SB3Agent"
+register_agent("sb3-ppo", _SB3, "Stable-Baselines3 PPO (baseline)", algorithm="ppo")
+register_agent("sb3-a2c", _SB3, "Stable-Baselines3 A2C (baseline)", algorithm="a2c")
+register_agent("sb3-dqn", _SB3, "Stable-Baselines3 DQN (baseline)", algorithm="dqn")
+register_agent("sb3-sac", _SB3, "Stable-Baselines3 SAC, continuous actions (baseline)", algorithm="sac")
+register_agent("sb3-td3", _SB3, "Stable-Baselines3 TD3, continuous actions (baseline)", algorithm="td3")
+register_agent("sb3-qrdqn", _SB3, "sb3-contrib QR-DQN (baseline)", algorithm="qrdqn")
+register_agent(
+    "sb3-maskable-ppo", _SB3, "sb3-contrib MaskablePPO, uses action masks (baseline)", algorithm="maskable-ppo"
+)
+
+__all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent"]

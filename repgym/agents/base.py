@@ -1,0 +1,152 @@
+"""The one interface every repgym agent speaks (Stable-Baselines3's), and the safe checkpoint format they share.
+
+A checkpoint is a folder::
+
+    <path>/agent.json   what produced it: agent name, env id and kwargs, hyperparameters, seed, steps, version
+    <path>/weights.pt   tensors only (state dicts), read back with ``torch.load(weights_only=True)``
+
+Nothing is pickled, so loading a checkpoint from someone else cannot run their code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import repgym
+
+CHECKPOINT_FORMAT = "repgym-agent"
+CHECKPOINT_VERSION = 1
+META_FILE = "agent.json"
+WEIGHTS_FILE = "weights.pt"
+
+EnvLike = gym.Env | gym.vector.VectorEnv | str
+
+
+def env_identity(env: gym.Env | gym.vector.VectorEnv) -> tuple[str | None, dict[str, Any]]:
+    """The registered id and JSON-serialisable constructor kwargs of ``env`` (None, {} when it has no spec)."""
+    spec = getattr(env, "spec", None)
+    if spec is None:
+        return None, {}
+    kwargs = {}
+    for key, value in (spec.kwargs or {}).items():
+        try:
+            json.dumps(value)
+        except TypeError:
+            continue
+        kwargs[key] = value
+    return spec.id, kwargs
+
+
+def resolve_env(env: EnvLike, env_kwargs: dict[str, Any] | None = None) -> gym.Env | gym.vector.VectorEnv:
+    """An env instance from an instance or a registered id (made with ``env_kwargs``)."""
+    if isinstance(env, str):
+        import repgym.envs  # noqa: F401  (registers the ids)
+
+        return gym.make(env, **(env_kwargs or {}))
+    if env_kwargs:
+        raise ValueError("env_kwargs are only used when env is given as an id string")
+    return env
+
+
+class Agent(ABC):
+    """Base class: ``learn``, ``predict``, ``save``/``load`` and ``latent_modules`` as in DESIGN.md.
+
+    Subclasses set ``name`` (the registry name) and implement the abstract methods; ``save`` writes a checkpoint
+    folder through :func:`write_checkpoint` and ``load`` reads it back through :func:`read_checkpoint`.
+    """
+
+    name: ClassVar[str] = "agent"
+
+    num_timesteps: int = 0
+    seed: int | None = None
+
+    @abstractmethod
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> Agent:
+        """Train for ``total_timesteps`` env steps (more, across calls: training continues)."""
+
+    @abstractmethod
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Action(s) for one observation or a batch, and the recurrent state (None for feed-forward agents)."""
+
+    @abstractmethod
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint folder; returns its path."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: str | os.PathLike, env: EnvLike | None = None) -> Agent:
+        """Rebuild an agent from a checkpoint folder (``env``: where to act; default: make the recorded env)."""
+
+    def latent_modules(self) -> dict[str, torch.nn.Module]:
+        """Named modules whose activations the analyzers may read (forward hooks)."""
+        return {}
+
+
+def write_checkpoint(path: str | os.PathLike, meta: dict[str, Any], tensors: dict[str, Any]) -> Path:
+    """Write ``agent.json`` + ``weights.pt`` into folder ``path`` atomically (a crash leaves the old checkpoint)."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    full_meta = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "repgym_version": repgym.__version__,
+        **meta,
+    }
+    for name, write in (
+        (WEIGHTS_FILE, lambda f: torch.save(tensors, f)),
+        (META_FILE, lambda f: f.write(json.dumps(full_meta, indent=2, default=_json_default).encode())),
+    ):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return folder
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
+    """``(meta, tensors)`` of a checkpoint folder; ``ValueError`` naming the problem if it is not one."""
+    folder = Path(path)
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{folder} is not a repgym checkpoint: {META_FILE} not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{meta_path} is not valid JSON: {err}") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{meta_path} is not a repgym agent checkpoint (format {meta.get('format')!r})")
+    if meta.get("format_version", 0) > CHECKPOINT_VERSION:
+        raise ValueError(f"{folder} was written by a newer repgym (format {meta['format_version']}); please upgrade")
+    weights_path = folder / WEIGHTS_FILE
+    tensors = torch.load(weights_path, map_location=map_location, weights_only=True) if weights_path.exists() else {}
+    return meta, tensors
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in agent.json")

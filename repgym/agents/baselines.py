@@ -1,0 +1,148 @@
+"""Stable-Baselines3 / sb3-contrib algorithms as repgym agents (baselines), saved in repgym's safe format.
+
+SB3's own ``.zip`` files cloudpickle parts of the model, so loading one can run code; here a checkpoint holds
+the policy's state dict and a JSON config, and loading rebuilds the model from the config. Optimiser state and
+replay buffers are not saved: a loaded baseline acts and can keep learning, but does not resume bit-exactly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from repgym.agents.base import Agent, EnvLike, env_identity, read_checkpoint, resolve_env, write_checkpoint
+
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "ppo": ("stable_baselines3", "PPO"),
+    "a2c": ("stable_baselines3", "A2C"),
+    "dqn": ("stable_baselines3", "DQN"),
+    "sac": ("stable_baselines3", "SAC"),
+    "td3": ("stable_baselines3", "TD3"),
+    "qrdqn": ("sb3_contrib", "QRDQN"),
+    "maskable-ppo": ("sb3_contrib", "MaskablePPO"),
+}
+_LATENT_TYPES = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ReLU, torch.nn.Tanh, torch.nn.LSTM)
+
+
+def default_policy(observation_space: spaces.Space) -> str:
+    """``MultiInputPolicy`` for dict observations, ``CnnPolicy`` for images big enough for SB3's NatureCNN
+    (36x36 or more), else ``MlpPolicy`` (small boards are flattened: NatureCNN's 8x8 stride-4 kernel needs room)."""
+    if isinstance(observation_space, spaces.Dict):
+        return "MultiInputPolicy"
+    shape = getattr(observation_space, "shape", None) or ()
+    if len(shape) == 3 and observation_space.dtype == np.uint8:
+        h, w = (shape[1], shape[2]) if shape[0] in (1, 3, 4) else (shape[0], shape[1])
+        if min(h, w) >= 36 and (shape[0] in (1, 3, 4) or shape[-1] in (1, 3, 4)):
+            return "CnnPolicy"
+    return "MlpPolicy"
+
+
+class SB3Agent(Agent):
+    """A Stable-Baselines3 algorithm behind repgym's agent interface.
+
+    Args:
+        env: an env instance or a registered id.
+        algorithm: one of :data:`ALGORITHMS` (``make_agent("sb3-ppo", ...)`` sets it).
+        seed: seeds the model (and its env).
+        policy: SB3 policy name; default from the observation space (:func:`default_policy`).
+        env_kwargs: constructor arguments when ``env`` is an id.
+        **hyperparameters: passed to the SB3 constructor (JSON-serialisable ones are saved with the checkpoint).
+    """
+
+    def __init__(
+        self,
+        env: EnvLike,
+        algorithm: str = "ppo",
+        seed: int | None = None,
+        policy: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        **hyperparameters: Any,
+    ) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown SB3 algorithm {algorithm!r}; expected one of {sorted(ALGORITHMS)}")
+        self.env = resolve_env(env, env_kwargs)
+        self.env_id, self.env_kwargs = env_identity(self.env)
+        self.algorithm = algorithm
+        self.seed = seed
+        self.policy = policy or default_policy(self.env.observation_space)
+        self.hyperparameters = hyperparameters
+        module, cls_name = ALGORITHMS[algorithm]
+        cls = getattr(importlib.import_module(module), cls_name)
+        self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **hyperparameters)
+
+    @property
+    def registry_name(self) -> str:
+        return f"sb3-{self.algorithm}"
+
+    @property
+    def num_timesteps(self) -> int:  # type: ignore[override]
+        return int(self.model.num_timesteps)
+
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> SB3Agent:
+        if total_timesteps < 1:
+            raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
+        self.model.learn(total_timesteps, callback=callback, progress_bar=progress_bar, reset_num_timesteps=False)
+        return self
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        if self.algorithm == "maskable-ppo":
+            return self.model.predict(observation, state, episode_start, deterministic, action_masks=action_masks)
+        return self.model.predict(observation, state, episode_start, deterministic)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        unsaveable = [k for k, v in self.hyperparameters.items() if not _json_ok(v)]
+        if unsaveable:
+            raise ValueError(f"hyperparameters {unsaveable} cannot be stored as JSON; pass plain values to save")
+        meta = {
+            "agent": self.registry_name,
+            "algorithm": self.algorithm,
+            "policy": self.policy,
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "seed": self.seed,
+            "num_timesteps": self.num_timesteps,
+            "hyperparameters": self.hyperparameters,
+        }
+        return write_checkpoint(path, meta, {"policy": self.model.policy.state_dict()})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: EnvLike | None = None) -> SB3Agent:
+        meta, tensors = read_checkpoint(path)
+        if env is None:
+            if not meta.get("env_id"):
+                raise ValueError(f"checkpoint {path} records no env id; pass env=")
+            env = gym.make(meta["env_id"], **meta.get("env_kwargs", {}))
+        agent = cls(env, algorithm=meta["algorithm"], seed=meta.get("seed"), policy=meta["policy"],
+                    **meta.get("hyperparameters", {}))  # fmt: skip
+        agent.model.policy.load_state_dict(tensors["policy"])
+        agent.model.num_timesteps = int(meta.get("num_timesteps", 0))
+        return agent
+
+    def latent_modules(self) -> dict[str, torch.nn.Module]:
+        """Every linear/conv/activation/LSTM layer of the SB3 policy, by its dotted name in the policy."""
+        return {name: m for name, m in self.model.policy.named_modules() if isinstance(m, _LATENT_TYPES) and name}
+
+
+def _json_ok(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
