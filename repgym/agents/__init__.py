@@ -65,7 +65,7 @@ register_agent("sb3-sac", _SB3, "Stable-Baselines3 SAC, continuous actions (base
 register_agent("sb3-td3", _SB3, "Stable-Baselines3 TD3, continuous actions (baseline)", algorithm="td3")
 register_agent("sb3-qrdqn", _SB3, "sb3-contrib QR-DQN (baseline)", algorithm="qrdqn")
 register_agent(
-    "sb3-maskable-ppo", _SB3, "sb3-contrib MaskablePPO, uses action masks (baseline)", algorithm="maskable-ppo"
+    "sb3-maskable-ppo", _SB3, "sb3-contrib MaskablePPO with action masks (baseline)", algorithm="maskable-ppo"
 )
 
 __all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent"]
