@@ -68,4 +68,14 @@ register_agent(
     "sb3-maskable-ppo", _SB3, "sb3-contrib MaskablePPO with action masks (baseline)", algorithm="maskable-ppo"
 )
 
+_DQN = "repgym.agents.distributional:DistributionalDQN"
+register_agent("c51-dqn", _DQN, "Distributional DQN, C51 head (categorical), action masks", head="c51")
+register_agent("qr-dqn", _DQN, "Distributional DQN, quantile-regression head, action masks", head="qr")
+register_agent("expectile-dqn", _DQN, "Distributional DQN, expectile head with imputation, action masks",
+               head="expectile")  # fmt: skip
+register_agent("dqn", _DQN, "DQN (mean head, for ablations), action masks", head="mean")
+
+register_agent("lookahead", "repgym.agents.lookahead.agent:LookaheadAgent",
+               "Bubble Breaker / SameGame: look-ahead on a learned value, or NMCS / beam / SP-MCTS search")  # fmt: skip
+
 __all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent"]

@@ -139,3 +139,30 @@ def standard_boards(name: str) -> list[np.ndarray]:
         raise ValueError(f"unknown board set {name!r}; expected one of {sorted(STANDARD_SETS)}")
     text = files("repgym").joinpath("assets", "boards", STANDARD_SETS[name]).read_text()
     return parse_boards(text, colour_base=1)
+
+
+STANDARD_SET_SPECS = {
+    "bubble-14x10": ("Bubble Breaker", 14, 10, 5),
+    "samegame-15x15": ("SameGame", 15, 15, 5),
+}
+"""How each standard set is drawn: (game, rows, cols, colours); keys 0..19 of :func:`rules.random_boards`."""
+
+
+def standard_set_text(name: str, count: int = 20) -> str:
+    """Regenerate a standard set from its seeds, as text in the shipped file's exact format: ``count`` boards
+    drawn by :func:`rules.random_boards` with keys ``0..count-1`` (``repgym boards write``)."""
+    from repgym.envs.bubble import rules
+
+    if name not in STANDARD_SET_SPECS:
+        raise ValueError(f"unknown board set {name!r}; expected one of {sorted(STANDARD_SET_SPECS)}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    game, rows, cols, colours = STANDARD_SET_SPECS[name]
+    config = rules.BubbleConfig(rows=rows, cols=cols, colours=colours)
+    boards = rules.random_boards(np.arange(count, dtype=np.uint64), config)
+    header = (
+        f"# repgym standard set: {game} {rows}x{cols}, {colours} colours; {count} positions drawn from repgym's "
+        f"generator with keys 0..{count - 1}.\n# One line per row, top row first; colours 1..{colours}.\n"
+    )
+    blocks = [f"# position {i}\n{format_board(b)}\n" for i, b in enumerate(boards)]
+    return header + "\n" + "\n".join(blocks)

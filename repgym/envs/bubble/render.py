@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from repgym.envs.bubble.rules import BubbleConfig
@@ -85,7 +87,12 @@ def board_to_ansi(
 class BoardWindow:
     """A pygame window showing a board; converts mouse clicks to cell indices. Created lazily by ``render()``."""
 
-    def __init__(self, config: BubbleConfig, cell: int = 40, title: str = "repgym — Bubble Breaker") -> None:
+    LINE = 22  # pixels per footer line
+
+    def __init__(
+        self, config: BubbleConfig, cell: int = 40, title: str = "repgym — Bubble Breaker", footer_lines: int = 0
+    ) -> None:
+        """``footer_lines``: lines of text reserved below the board (``repgym play`` lists its controls there)."""
         import pygame  # only people need a window
 
         self.pygame = pygame
@@ -93,8 +100,9 @@ class BoardWindow:
         self.cell = cell
         self.margin_top = 36
         self.preview_width = (cell + cell // 2) if config.continuous else 0
+        self.footer_height = (8 + self.LINE * footer_lines) if footer_lines else 0
         pygame.init()
-        size = (config.cols * cell + self.preview_width, config.rows * cell + self.margin_top)
+        size = (config.cols * cell + self.preview_width, config.rows * cell + self.margin_top + self.footer_height)
         self.screen = pygame.display.set_mode(size)
         pygame.display.set_caption(title)
         self.font = pygame.font.Font(None, 24)
@@ -113,7 +121,9 @@ class BoardWindow:
             return int(row * self.config.cols + col)
         return None
 
-    def draw(self, board: np.ndarray, status: str, preview: np.ndarray | None, fps: int) -> None:
+    def draw(
+        self, board: np.ndarray, status: str, preview: np.ndarray | None, fps: int, footer: Sequence[str] = ()
+    ) -> None:
         pg = self.pygame
         pg.event.pump()
         self.screen.fill(tuple(int(v) for v in PALETTE[0]))
@@ -134,6 +144,9 @@ class BoardWindow:
                     pg.draw.circle(self.screen, tuple(int(v) for v in PALETTE[pidx[r]]), centre, radius // 2 + 2)
         text = self.font.render(status, True, (230, 230, 230))
         self.screen.blit(text, (8, 10))
+        for i, line in enumerate(footer):
+            y = y0 + self.config.rows * self.cell + 6 + self.LINE * i
+            self.screen.blit(self.font.render(line, True, (180, 180, 190)), (8, y))
         pg.display.flip()
         self.clock.tick(fps)
 

@@ -1,0 +1,105 @@
+"""Evaluating any repgym agent: play seeded episodes in a single env and report returns (legal moves only when the
+env has action masks)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from repgym.agents.base import META_FILE, Agent
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-episode ``returns`` and ``lengths`` ``(episodes,)``; ``illegal_actions`` counts ``info["illegal_action"]``;
+    ``scores`` holds ``info["score"]`` at each episode's end when the env reports one (else None)."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    illegal_actions: int
+    scores: np.ndarray | None = None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+
+def evaluate_agent(
+    agent: Agent, env: gym.Env, n_episodes: int = 10, seed: int = 0, deterministic: bool = True
+) -> EvalResult:
+    """Play ``n_episodes`` episodes (episode ``i`` from ``reset(seed=seed + i)``), acting with
+    ``agent.predict(obs, deterministic=..., action_masks=info["action_mask"])`` where the env gives masks."""
+    if isinstance(env, gym.vector.VectorEnv):
+        raise ValueError("evaluate_agent plays a single env; pass gym.make(...), not a vector env")
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be at least 1, got {n_episodes}")
+    returns, lengths, scores = [], [], []
+    illegal = 0
+    for episode in range(n_episodes):
+        obs, info = env.reset(seed=seed + episode)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            action, _ = agent.predict(obs, deterministic=deterministic, action_masks=_mask(env, info))
+            obs, reward, terminated, truncated, info = env.step(int(np.asarray(action).reshape(())))
+            total += float(reward)
+            steps += 1
+            illegal += bool(info.get("illegal_action", False))
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(steps)
+        if "score" in info:
+            scores.append(float(info["score"]))
+    return EvalResult(np.array(returns), np.array(lengths), illegal,
+                      np.array(scores) if len(scores) == n_episodes else None)  # fmt: skip
+
+
+def _mask(env: gym.Env, info: dict) -> np.ndarray | None:
+    if "action_mask" in info:
+        return np.asarray(info["action_mask"], dtype=bool)
+    try:
+        return np.asarray(env.get_wrapper_attr("action_masks")(), dtype=bool)
+    except AttributeError:
+        return None
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """A checkpoint's ``agent.json`` (without loading its weights)."""
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{path} is not a repgym checkpoint: {META_FILE} not found")
+    return json.loads(meta_path.read_text())
+
+
+def evaluation_env(meta: dict, env_kwargs: dict | None = None) -> gym.Env:
+    """The single env a checkpoint was trained on (``gym.make``, also for agents trained on a vector env), with
+    ``env_kwargs`` overriding the recorded constructor arguments."""
+    import repgym.envs  # noqa: F401  (registers the ids)
+
+    if not meta.get("env_id"):
+        raise ValueError("the checkpoint records no env id, so it cannot be evaluated from the command line")
+    kwargs = {k: v for k, v in (meta.get("env_kwargs") or {}).items() if k not in ("num_envs", "vectorization_mode")}
+    return gym.make(meta["env_id"], **{**kwargs, **(env_kwargs or {})})
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike,
+    n_episodes: int = 10,
+    seed: int = 0,
+    deterministic: bool = True,
+    env_kwargs: dict | None = None,
+) -> tuple[Agent, gym.Env, EvalResult]:
+    """Load any agent's checkpoint and evaluate it on its recorded env; returns ``(agent, env, result)``."""
+    from repgym.agents import load_agent
+
+    env = evaluation_env(read_meta(path), env_kwargs)
+    agent = load_agent(path, env=env)
+    return agent, env, evaluate_agent(agent, env, n_episodes, seed=seed, deterministic=deterministic)

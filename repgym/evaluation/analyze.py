@@ -1,0 +1,332 @@
+"""The analysis pipeline behind ``repgym analyze``: collect states, capture latents, run every analyzer, write
+the report.
+
+Everything here goes through the agent interface (``predict``, ``latent_modules``) and the env's ground truth,
+so any agent — SB3 baselines, the distributional DQN, look-ahead agents, world models — is analysed the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from threadpoolctl import threadpool_limits
+
+import repgym
+from repgym.evaluation.ablation import return_impact, unit_ablation
+from repgym.evaluation.adaptation import adaptation
+from repgym.evaluation.attribution import conductance
+from repgym.evaluation.capture import Capture, agent_runner, capture_activations
+from repgym.evaluation.conflation import conflation
+from repgym.evaluation.dimensionality import dimensionality
+from repgym.evaluation.disentanglement import disentanglement
+from repgym.evaluation.forward_path import trace_forward_path
+from repgym.evaluation.generality import generality
+from repgym.evaluation.probes import probe_table
+from repgym.evaluation.similarity import cka_matrix, pwcca, rsa, svcca
+from repgym.evaluation.states import StateSet, collect_states
+from repgym.evaluation.tidy import Table
+
+
+@dataclass
+class AnalysisSettings:
+    """What ``repgym analyze`` does; every field is recorded with the results."""
+
+    states: int = 1000  # states collected (the agent plays, epsilon-random moves mixed in)
+    seed: int = 0  # first episode seed; analyses that sample use it too
+    epsilon: float = 0.1  # probability of a random (legal) move while collecting states
+    episodes: int = 5  # episodes per point of the ablation return curves
+    ablation_states: int = 512  # states used for unit ablation
+    ablation_mode: str = "zero"  # "zero" or "mean"
+    return_ks: tuple[int, ...] = (0, 1, 4)  # top-k units ablated for the return curves
+    attribution_states: int = 128  # states used for conductance
+    attribution_steps: int = 32  # integration steps
+    probe_folds: int = 5
+    conflation_quantile: float = 0.01
+    max_episode_steps: int = 200  # per episode, while collecting states and measuring returns
+    blas_threads: int = 1  # numpy's BLAS threads: on a shared machine, threaded small SVDs run 100x slower
+
+
+@dataclass
+class Analysis:
+    """The results of one analysis: the tidy table, the states, the capture and a description of the setup."""
+
+    table: Table
+    states: StateSet
+    capture: Capture
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def _acts(capture: Capture) -> dict[str, np.ndarray]:
+    return dict(capture.activations)
+
+
+def _cca_rows(acts: dict[str, np.ndarray], order: list[str]) -> Table:
+    """SVCCA and PWCCA between consecutive layers (refused rows carry the reason)."""
+    table = Table()
+    for a, b in zip(order, order[1:], strict=False):
+        x, y = acts[a].reshape(len(acts[a]), -1), acts[b].reshape(len(acts[b]), -1)
+        for name, fn, field_name in (("svcca", svcca, "mean"), ("pwcca", pwcca, "pwcca")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    result = fn(x, y)
+                except ValueError as err:
+                    table.add("cca", a, None, name, float("nan"), x.shape[0], other=b, refused=str(err))
+                    continue
+            table.add(
+                "cca",
+                a,
+                None,
+                name,
+                getattr(result, field_name),
+                result.n,
+                other=b,
+                p=result.p_x,
+                p_other=result.p_y,
+                small_n=result.small_n,
+            )
+    return table
+
+
+def _rsa_rows(acts: dict[str, np.ndarray], states: StateSet, seed: int) -> Table:
+    """RSA of each layer against the ground truth (standardised factors) and against the raw observation."""
+    table = Table()
+    names, gt = states.factor_matrix()
+    gt = (gt - gt.mean(axis=0)) / np.where(gt.std(axis=0) > 0, gt.std(axis=0), 1.0)
+    obs = states.obs.reshape(len(states), -1).astype(np.float64)
+    for layer, act in acts.items():
+        flat = act.reshape(len(act), -1)
+        n = min(len(flat), 1000)
+        if gt.shape[1]:
+            table.add("rsa", layer, None, "rsa_ground_truth", rsa(flat, gt, seed=seed), n, factors=len(names))
+        table.add("rsa", layer, None, "rsa_observation", rsa(flat, obs, seed=seed), n)
+    return table
+
+
+def _has_parameters(module: Any) -> bool:
+    return any(True for _ in module.parameters(recurse=False))
+
+
+def analyze_agent(
+    agent: Any,
+    env: gym.Env,
+    settings: AnalysisSettings | None = None,
+    compare: Any = None,
+    progress: bool = True,
+) -> Analysis:
+    """Run every analyzer on ``agent`` acting in ``env`` (and, with ``compare``, the comparison/adaptation
+    analyses against a second agent on the same states)."""
+    s = settings or AnalysisSettings()
+    with threadpool_limits(limits=s.blas_threads):
+        return _analyze(agent, env, s, compare, progress)
+
+
+def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progress: bool) -> Analysis:
+    console = Console(stderr=True, quiet=not progress)
+    started = time.perf_counter()
+    modules = agent.latent_modules()
+    if not modules:
+        raise ValueError(f"{type(agent).__name__}.latent_modules() is empty: there is nothing to analyse")
+    states = collect_states(
+        env, agent, s.states, s.seed, s.epsilon, max_episode_steps=s.max_episode_steps, progress=progress
+    )
+    collect_seconds = round(time.perf_counter() - started, 2)
+    run = agent_runner(agent)
+    with _progress(progress) as bar:
+        stage = bar.add_task("capturing activations", total=None)
+        timings: dict[str, float] = {"collect": collect_seconds}
+        clock = {"name": "capture", "t": time.perf_counter()}
+
+        def _stage(name: str, description: str) -> None:
+            now = time.perf_counter()
+            timings[clock["name"]] = round(timings.get(clock["name"], 0.0) + now - clock["t"], 2)
+            clock.update(name=name, t=now)
+            bar.update(stage, description=description)
+
+        cap = capture_activations(modules, run, states.obs)
+        if not cap.activations:
+            raise ValueError(f"no latent module produced per-state activations: {cap.skipped}")
+        acts = _acts(cap)
+        order = [c.name for c in cap.calls if c.name in acts]
+        order += [k for k in acts if k not in order]
+        table = Table()
+        _stage("similarity", "similarity (CKA, SVCCA/PWCCA, RSA)")
+        table.extend(cka_matrix(acts, seed=s.seed))
+        table.extend(_cca_rows(acts, [k for k in order if cap.is_main(k)]))
+        table.extend(_rsa_rows(acts, states, s.seed))
+        _stage("generality", "unit generality")
+        gen = generality(acts)
+        table.extend(gen)
+        _stage("probes", "probes")
+        table.extend(
+            probe_table(
+                {"observation": states.obs, **acts},
+                states.factors,
+                states.categorical,
+                s.probe_folds,
+                states.episode,
+                s.seed,
+            )
+        )
+        _stage("dimensionality", "dimensionality")
+        table.extend(dimensionality(acts, states.obs))
+        _stage("disentanglement", "disentanglement (MIG, DCI)")
+        names, gt = states.factor_matrix()
+        if names:
+            table.extend(disentanglement(acts, names, gt, groups=states.episode))
+        if states.labels is not None:
+            _stage("conflation", "conflation")
+            table.extend(
+                conflation(acts, states.labels, states.factors, states.obs, s.conflation_quantile, seed=s.seed)
+            )
+        _stage("ablation", "ablation")
+        subset = states.obs[: s.ablation_states]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.asarray(agent.predict(obs, deterministic=True)[0])
+
+        # parameter-free layers (activations) are left out: zeroing a ReLU/tanh unit is zeroing its input unit
+        weighted = [k for k in order if cap.is_main(k) and _has_parameters(cap.modules[k])]
+        ablation_rows, impacts = unit_ablation(
+            cap, act, subset, layers=weighted, mode=s.ablation_mode, seed=s.seed, progress=bar
+        )
+        table.extend(ablation_rows)
+        if s.episodes > 0:
+            table.extend(
+                return_impact(
+                    agent,
+                    env,
+                    cap,
+                    impacts,
+                    s.return_ks,
+                    s.episodes,
+                    s.seed + 10_000,
+                    s.ablation_mode,
+                    s.max_episode_steps,
+                    progress=bar,
+                )
+            )
+        _stage("attribution", "attribution (Captum conductance)")
+        path = trace_forward_path(cap.calls)
+        attribution_note = "no verified forward path through the latent modules"
+        if path is not None and len(path.names) >= 2:
+            few = states.obs[: s.attribution_states]
+            inputs = path.inputs(run, few)
+            chosen = act(few).reshape(len(few), -1)[:, 0] if states.n_actions is not None else None
+            axes = {k: cap.unit_axes[k][1] for k in path.names if k in cap.unit_axes and cap.unit_axes[k][0] == 0}
+            table.extend(
+                conductance(
+                    path,
+                    inputs,
+                    chosen,
+                    states.n_actions,
+                    axes,
+                    n_steps=s.attribution_steps,
+                    obs_shape=states.obs.shape[1:],
+                    layers=[k for k in path.names[:-1] if _has_parameters(path.module(k))] or None,
+                )
+            )
+            attribution_note = f"path {' -> '.join(path.names)} (max recomposition error {path.max_error:.2e})"
+        if compare is not None:
+            _stage("comparison", "comparison with the second agent")
+            cap2 = capture_activations(compare.latent_modules(), agent_runner(compare), states.obs)
+            acts2 = _acts(cap2)
+            cross = cka_matrix(acts, acts2, seed=s.seed)
+            for row in cross:
+                row.analyzer = "cka_compare"
+            table.extend(cross)
+            fractions = {layer: gen.filter(layer=layer, metric="active_fraction").values() for layer in acts}
+            try:
+                table.extend(adaptation(acts, acts2, fractions))
+            except ValueError as err:
+                console.print(f"[yellow]adaptation skipped:[/yellow] {err}")
+        _stage("done", "writing")
+    meta = {
+        "agent": type(agent).__name__,
+        "env_id": getattr(getattr(env, "spec", None), "id", None),
+        "settings": asdict(s),
+        "states": len(states),
+        "distinct_states": int(np.unique(states.obs.reshape(len(states), -1), axis=0).shape[0]),
+        "episodes_collected": len(states.episode_returns),
+        "collection_return_mean": float(np.mean(states.episode_returns)) if states.episode_returns else None,
+        "factors": len(states.factors),
+        "categorical_factors": len(states.categorical),
+        "dropped_factors": len(states.dropped_factors),
+        "layers": {k: list(v.shape[1:]) for k, v in acts.items()},
+        "layer_order": order,
+        "skipped_layers": cap.skipped,
+        "repeated_layers": cap.repeated,
+        "decision_labels": "env oracle or legal-move mask" if states.labels is not None else None,
+        "attribution": attribution_note,
+        "repgym_version": repgym.__version__,
+        "seconds": round(time.perf_counter() - started, 1),
+        "stage_seconds": timings,
+    }
+    return Analysis(table, states, cap, meta)
+
+
+def analyze_checkpoint(
+    checkpoint: str | os.PathLike,
+    env_id: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    states: int = 1000,
+    compare: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike = "repgym_analysis",
+    seed: int = 0,
+    episodes: int = 5,
+    threads: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Load an agent checkpoint (and optionally a second one), analyse it in its env (or ``env_id`` made with
+    ``env_kwargs``), and write ``report.md``, figures, ``table.csv`` and ``table.json`` to ``out_dir``.
+
+    Returns the path of ``report.md``.
+    """
+    import repgym.envs  # noqa: F401  (registers the ids)
+    from repgym.agents import load_agent
+    from repgym.agents.base import read_checkpoint
+    from repgym.evaluation.report import write_report
+
+    meta, _ = read_checkpoint(checkpoint)
+    env_id = env_id or meta.get("env_id")
+    if not env_id:
+        raise ValueError(f"checkpoint {checkpoint} records no env id; pass --env")
+    kwargs = dict(meta.get("env_kwargs") or {}) if env_id == meta.get("env_id") else {}
+    kwargs.update(env_kwargs or {})
+    env = gym.make(env_id, **kwargs)
+    agent = load_agent(checkpoint, env=env)
+    other = load_agent(compare, env=gym.make(env_id, **kwargs)) if compare is not None else None
+    settings = AnalysisSettings(states=states, seed=seed, episodes=episodes, blas_threads=threads)
+    analysis = analyze_agent(agent, env, settings, compare=other, progress=progress)
+    analysis.meta.update(
+        checkpoint=str(checkpoint),
+        checkpoint_agent=meta.get("agent"),
+        checkpoint_steps=meta.get("num_timesteps"),
+        env_id=env_id,
+        env_kwargs=kwargs,
+        compare=None if compare is None else str(compare),
+    )
+    report = write_report(analysis.table, out_dir, analysis.meta)
+    if progress:
+        Console(stderr=True).print(f"report: {report}")
+    return report

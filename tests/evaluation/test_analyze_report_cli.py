@@ -1,0 +1,101 @@
+"""End to end: states with ground truth, and `repgym analyze` on saved checkpoints writing the report."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import repgym  # noqa: F401
+from repgym.agents import make_agent
+from repgym.cli import main
+from repgym.evaluation.states import collect_states, flatten_ground_truth
+from repgym.evaluation.tidy import Table
+
+TINY = {"rows": 4, "cols": 4, "colours": 3}
+
+
+def test_flatten_ground_truth_names() -> None:
+    nested = {"key": True, "pos": np.array([[1, 2]]), "label": "text"}
+    assert flatten_ground_truth(nested) == {"state.key": 1.0, "state.pos[0,0]": 1.0, "state.pos[0,1]": 2.0}
+    assert flatten_ground_truth(np.array([0.5, 2.0]), names=["angle", "speed"]) == {"angle": 0.5, "speed": 2.0}
+
+
+def test_collect_states_keeps_board_ground_truth_and_legal_move_labels() -> None:
+    env = gym.make("repgym/BubbleBreaker-v0", **TINY)
+    states = collect_states(env, None, 60, seed=3, progress=False)
+    assert states.obs.shape == (60, 4, 4, 4) and states.masks.shape == (60, 16)
+    board = np.stack([states.factors[f"state[{r},{c}]"] for r in range(4) for c in range(4)], axis=1)
+    np.testing.assert_array_equal(board.reshape(60, 4, 4), states.obs.argmax(axis=1))  # plane index = cell colour
+    assert "state[0,0]" in states.categorical and "info.groups" in states.factors
+    assert states.labels is not None and states.episode.max() >= 1
+    cart = collect_states(gym.make("CartPole-v1"), None, 30, progress=False)
+    assert {f"obs[{i}]" for i in range(4)} <= set(cart.factors) and cart.labels is None
+    with pytest.raises(ValueError, match="n_states"):
+        collect_states(env, None, 1, progress=False)
+
+
+def test_repgym_analyze_writes_the_report(tmp_path, capsys) -> None:
+    torch.set_num_threads(1)
+    for seed in (0, 1):
+        agent = make_agent(
+            "sb3-dqn", gym.make("repgym/BubbleBreaker-v0", **TINY), seed=seed, policy_kwargs={"net_arch": [16, 16]}
+        )
+        agent.save(tmp_path / f"dqn{seed}")
+    out = tmp_path / "analysis"
+    code = main(
+        [
+            "analyze",
+            str(tmp_path / "dqn0"),
+            "--states",
+            "80",
+            "--episodes",
+            "1",
+            "--compare",
+            str(tmp_path / "dqn1"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    report = (out / "report.md").read_text()
+    for section in (
+        "## Similarity",
+        "## Unit generality",
+        "## Causal impact",
+        "## Attribution",
+        "## Probes",
+        "## Dimensionality",
+        "## Conflation",
+        "## Comparison with the second agent",
+    ):
+        assert section in report
+    for figure in ("cka.png", "generality.png", "ablation.png", "probes.png", "cka_compare.png"):
+        assert (out / figure).stat().st_size > 1000
+    table = Table.read_json(out / "table.json")
+    analyzers = set(table.unique("analyzer"))
+    assert {
+        "cka",
+        "generality",
+        "ablation",
+        "ablation_curve",
+        "attribution",
+        "probe",
+        "dimensionality",
+        "disentanglement",
+        "conflation",
+        "cka_compare",
+        "adaptation",
+        "rsa",
+    } <= analyzers
+    assert len(Table.read_csv(out / "table.csv")) == len(table)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["states"] == 80 and "q_net_target.q_net.0" in meta["skipped_layers"]
+
+
+def test_repgym_analyze_reports_a_bad_checkpoint(tmp_path, capsys) -> None:
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert "not a repgym checkpoint" in capsys.readouterr().err
