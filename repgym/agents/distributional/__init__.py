@@ -1,7 +1,8 @@
 """Distributional DQN: one agent whose head is a choice — C51, quantile regression, expectiles, or the mean.
 
 ``make_agent("c51-dqn" | "qr-dqn" | "expectile-dqn" | "dqn", env, **hyperparameters)`` builds it (the fields of
-:class:`DQNConfig`); :func:`plot_return_distribution` draws what it learned at a state.
+:class:`DQNConfig`); ``agent.return_distribution(obs)`` gives what it learned at a state and
+:func:`repgym.agents.distributional.plot.plot_return_distribution` draws it.
 
 Modules, one job each: ``config`` (hyperparameters), ``heads`` (what differs between C51/QR/expectile/DQN),
 ``losses`` (the losses and the C51 projection), ``imputation`` (expectiles back to a distribution),

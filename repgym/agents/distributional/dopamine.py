@@ -71,6 +71,7 @@ class DopamineResult:
     w1_imputed_from_true: float  # W1(true, imputed from the true expectiles): the floor
     w1_quantiles: float  # W1(true, learned quantiles as atoms of mass 1/N)
     reversal_correlation: float  # Pearson r between asymmetries and learned reversal points
+    reversal_rank_correlation: float  # Spearman rho between them (1: reversal points strictly rise with tau)
     steps: int
     seed: int
 
@@ -116,13 +117,15 @@ def run_dopamine(steps: int = 20_000, n: int = 21, seed: int = 0, progress_bar: 
     floor_atoms, floor_probs = impute_distribution(true_e, taus)
     uniform = np.full(len(REWARDS), 1 / len(REWARDS))
     learned_q = learned["qr-dqn"].numpy()
+    reversal = learned["expectile-dqn"].numpy()  # taus are increasing, so their ranks are 0..n-1
     return DopamineResult(
-        taus=taus.numpy(), learned_expectiles=learned["expectile-dqn"].numpy(), true_expectiles=true_e.numpy(),
+        taus=taus.numpy(), learned_expectiles=reversal, true_expectiles=true_e.numpy(),
         learned_quantiles=learned_q, true_quantiles=true_q, imputed=(atoms.numpy(), probs.numpy()),
         w1_imputed=wasserstein1(atoms.numpy(), probs.numpy(), rewards.numpy(), uniform),
         w1_imputed_from_true=wasserstein1(floor_atoms.numpy(), floor_probs.numpy(), rewards.numpy(), uniform),
         w1_quantiles=wasserstein1(learned_q, np.full(n, 1 / n), rewards.numpy(), uniform),
-        reversal_correlation=float(np.corrcoef(taus.numpy(), learned["expectile-dqn"].numpy())[0, 1]),
+        reversal_correlation=float(np.corrcoef(taus.numpy(), reversal)[0, 1]),
+        reversal_rank_correlation=float(np.corrcoef(np.arange(n), np.argsort(np.argsort(reversal)))[0, 1]),
         steps=steps, seed=seed,
     )  # fmt: skip
 
@@ -141,7 +144,8 @@ def dopamine_markdown(result: DopamineResult) -> str:
         f"{q_err.mean():.3f}, max {q_err.max():.3f}",
         f"- W1(true, imputed from learned expectiles) = {result.w1_imputed:.3f} (imputed from the true expectiles: "
         f"{result.w1_imputed_from_true:.3f}); W1(true, learned quantiles) = {result.w1_quantiles:.3f}",
-        f"- reversal points vs asymmetries: Pearson r = {result.reversal_correlation:.3f}",
+        f"- reversal points vs asymmetries: Pearson r = {result.reversal_correlation:.3f}, Spearman rho = "
+        f"{result.reversal_rank_correlation:.3f}",
         f"- {result.steps} steps per agent, seed {result.seed}",
     ]
     return "\n".join(lines)

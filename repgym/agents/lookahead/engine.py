@@ -1,8 +1,7 @@
 """Search engines: all afterstates of many boards, and complete playouts of many boards, behind one interface.
 
 Two implementations play the same rules (both are tested move for move against :mod:`rules`): identical
-expansions, and playouts of the same policies from different random streams (``greedy`` breaks ties between
-equally large groups differently):
+expansions, identical greedy playouts, and playouts of the random policies from different random streams:
 
 - :class:`NumbaEngine` runs compiled whole playouts (:mod:`repgym.agents.lookahead.kernels`); the default.
 - :class:`NumpyEngine` runs the batched numpy rules in lockstep (finished boards leave the batch) with the

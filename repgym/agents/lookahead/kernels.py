@@ -539,6 +539,22 @@ def _bit_representative(gbits, g: int, lo: int, hi: int, rows: int, cols: int) -
 
 
 @njit(cache=True)
+def _bit_greedy(gbits, glo, ghi, sizes, n_groups: int, rows: int, cols: int) -> tuple:
+    """``(group, representative)`` of the largest group, ties to the smallest representative cell (as
+    :func:`policies.greedy`, so that both engines play the same greedy games)."""
+    largest = 0
+    for g in range(n_groups):
+        largest = max(largest, sizes[g])
+    best, best_rep = -1, rows * cols
+    for g in range(n_groups):
+        if sizes[g] == largest:
+            rep = _bit_representative(gbits, g, glo[g], ghi[g], rows, cols)
+            if rep < best_rep:
+                best, best_rep = g, rep
+    return best, best_rep
+
+
+@njit(cache=True)
 def _bit_remove(masks, colours: int, c0: int, c1: int, gbits, g: int, lo: int, hi: int, shift_right: bool) -> tuple:
     """Remove group ``g``: gravity in its columns, then close emptied columns toward the shift side. Returns the
     new occupied span ``(c0, c1)``."""
@@ -596,8 +612,12 @@ def _bit_playout(board, rows: int, cols: int, params, policy: int, rng, moves, w
         n_groups = _bit_groups(masks, colours, c0, c1, legal, fill, gbits, glo, ghi, sizes, group_colour)
         if n_groups == 0:
             break
-        g = _choose(policy, n_groups, sizes, group_colour, counts, rng)
-        moves[length] = _bit_representative(gbits, g, glo[g], ghi[g], rows, cols)
+        if policy == GREEDY:
+            g, rep = _bit_greedy(gbits, glo, ghi, sizes, n_groups, rows, cols)
+        else:
+            g = _choose(policy, n_groups, sizes, group_colour, counts, rng)
+            rep = _bit_representative(gbits, g, glo[g], ghi[g], rows, cols)
+        moves[length] = rep
         c0, c1 = _bit_remove(masks, colours, c0, c1, gbits, g, glo[g], ghi[g], shift_right)
         counts[group_colour[g]] -= sizes[g]
         score += _group_points(sizes[g], samegame)

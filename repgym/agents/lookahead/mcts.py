@@ -54,7 +54,20 @@ class Node:
 
 
 class _Tree:
-    def __init__(self, engine, leaf, playout, value, meter, rng, c, d, config) -> None:
+    """The search tree's shared state: how leaves are evaluated, the return scale and the best sequence found."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        leaf: str,
+        playout: PlayoutFn | None,
+        value: ValueFunction | None,
+        meter: Meter,
+        rng: np.random.Generator,
+        c: float,
+        d: float,
+        config: BubbleConfig,
+    ) -> None:
         self.engine, self.leaf, self.playout, self.value = engine, leaf, playout, value
         self.meter, self.rng, self.c, self.d, self.config = meter, rng, c, d, config
         self.scale = 0.0

@@ -166,6 +166,8 @@ def solve_file(
     Every board gets ``time_s`` seconds; the engine is compiled (or loaded from its cache) before the clock starts.
     """
     console = console or Console()
+    if search == "lookahead":
+        time_s = None  # the one-step look-ahead plays one game and takes no budget
     boards = load_boards(path)
     if not boards:
         raise ValueError(f"{path} holds no boards")

@@ -89,6 +89,15 @@ def test_playouts_replay_to_their_scores_and_end_the_game(name: str, kind: str, 
         assert (res.moves[i, res.length[i] :] == -1).all()
 
 
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_both_engines_play_the_same_greedy_games(name: str) -> None:
+    config = CONFIGS[name]
+    boards = random_games(config, 3, seed=6)[::4][:12]
+    a = NumbaEngine(config).playouts(boards, "greedy", np.random.default_rng(0))
+    b = NumpyEngine(config).playouts(boards, "greedy", np.random.default_rng(0))
+    assert np.array_equal(a.moves, b.moves) and np.array_equal(a.score, b.score)
+
+
 def test_tabu_colour_playouts_beat_uniform_ones() -> None:
     """Schadd's tabu-colour playouts score far more on SameGame: a check that the policies are the ones named."""
     config = CONFIGS["samegame-15x15"]

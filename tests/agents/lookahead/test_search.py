@@ -108,6 +108,7 @@ def test_value_guided_variants_play_whole_games() -> None:
         beam(board, config, width=4, evaluator="value", engine=engine, value=value),
         mcts(board, config, leaf="value", engine=engine, value=value, iterations_per_move=5),
         mcts(board, config, leaf="playout", playout="value", engine=engine, value=value, iterations_per_move=2),
+        nmcs(board, config, level=2, prune=2, engine=engine, value=value),
     ):
         assert result.evaluations > 0 and len(result.moves) > 0
         assert result.score == replay(board, result.moves, config)
@@ -149,3 +150,18 @@ def test_cli_boards_write_regenerates_the_shipped_set_and_solve_runs(tmp_path, c
     assert "needs a value network" in capsys.readouterr().err
     assert main(["solve", str(path), "--problem", "20"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_value_pruning_searches_only_the_best_moves_by_r_plus_v() -> None:
+    config = BubbleConfig(rows=6, cols=6, colours=3, scoring="samegame", shift="left")
+    engine = make_engine(config)
+    value = tiny_value(config)
+    board = rules.random_boards(np.arange(1), config)[0]
+    plain = nmcs(board, config, level=2, engine=engine, rng=np.random.default_rng(0))
+    pruned = nmcs(board, config, level=2, prune=1, engine=engine, value=value, rng=np.random.default_rng(0))
+    assert pruned.playouts < plain.playouts  # one nested search per position instead of one per move
+    assert pruned.score == replay(board, pruned.moves, config)
+    with pytest.raises(ValueError, match="needs a value network"):
+        nmcs(board, config, level=2, prune=3, engine=engine)
+    with pytest.raises(ValueError, match="prune must be >= 1"):
+        nmcs(board, config, level=2, prune=0, engine=engine, value=value)
