@@ -219,6 +219,9 @@ class LookaheadAgent(Agent):
     # -- persistence ------------------------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> Path:
+        """A checkpoint folder (:func:`write_checkpoint`): network, optimiser, value scale, random state, settings.
+        The replay buffer and the games in progress are not saved: resumed training starts new games with an empty
+        buffer (it refills within ``learning_starts`` moves)."""
         meta = {
             "agent": self.name,
             "env_id": self.env_id,
