@@ -30,8 +30,8 @@ from repgym.envs.bubble.policies import policy_action
 ENV_ID = "repgym/BubbleBreaker-v0"
 SETTINGS = dict(
     n_quantiles=32, cnn_channels=(16, 32), cnn_hidden=256, gamma=0.99, n_steps=3, batch_size=64,
-    buffer_size=100_000, learning_starts=5_000, train_freq=16, gradient_steps=2, target_update_interval=2_000,
-    learning_rate=2.5e-4, exploration_final_eps=0.02, augmentation="colours",
+    buffer_size=100_000, learning_starts=5_000, train_freq=16, gradient_steps=4, target_update_interval=2_000,
+    learning_rate=1e-3, exploration_final_eps=0.02, augmentation="colours",
 )  # fmt: skip
 
 
