@@ -1,0 +1,51 @@
+"""``repgym analyze``: the representation analyzers on a saved agent, written up as a report."""
+
+from __future__ import annotations
+
+import argparse
+
+from repgym.cli.common import Handler, add_command, add_settings, add_threads, parse_settings, set_torch_threads
+
+EPILOG_ANALYZE = """\
+writes <out>/report.md with figures (CKA heatmaps, generality histograms, ablation curves, probe R²), and every
+number as a tidy table (analyzer, layer, unit, metric, value, n, params) in <out>/table.csv and table.json.
+
+examples:
+  repgym analyze runs/ppo/checkpoint --states 1000 --out analysis/ppo
+  repgym analyze runs/dqn/checkpoint --compare runs/dqn-finetuned/checkpoint --out analysis/dqn-adapt
+  repgym analyze runs/ppo/checkpoint --env repgym/BubbleBreakerShifter-v0 --set rows=6 --set cols=6 --set colours=3
+"""
+
+
+def register(sub) -> dict[str, Handler]:
+    p_analyze = add_command(
+        sub,
+        "analyze",
+        "look inside a saved agent: similarity, generality, ablation, attribution, probes, dimensionality",
+        "Play the agent in its env to collect states with their ground truth, capture the activations "
+        "of its latent modules and run every representation analyzer; with --compare, also compare (and measure "
+        "adaptation against) a second checkpoint on the same states.",
+        EPILOG_ANALYZE,
+    )
+    p_analyze.add_argument("checkpoint", help="a checkpoint folder written by repgym train or agent.save")
+    p_analyze.add_argument("--env", default=None, dest="env_id", help="env id (default: the checkpoint's env)")
+    p_analyze.add_argument("--states", type=int, default=1000, help="states to collect (default: 1000)")
+    p_analyze.add_argument("--compare", default=None, metavar="CHECKPOINT", help="a second agent (e.g. fine-tuned)")
+    p_analyze.add_argument("--episodes", type=int, default=5, help="episodes per ablation return point (default: 5)")
+    p_analyze.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
+    p_analyze.add_argument("--out", default="repgym_analysis", help="output folder (default: ./repgym_analysis)")
+    add_settings(p_analyze)
+    add_threads(p_analyze, "torch and BLAS threads")
+    return {"analyze": _cmd_analyze}
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+
+    from repgym.evaluation.analyze import analyze_checkpoint
+
+    set_torch_threads(args.threads)
+    report = analyze_checkpoint(args.checkpoint, env_id=args.env_id, env_kwargs=parse_settings(args.set),
+                                states=args.states, compare=args.compare, out_dir=args.out, seed=args.seed,
+                                episodes=args.episodes, threads=args.threads)  # fmt: skip
+    print(f"wrote {report}")
+    return 0
