@@ -22,6 +22,21 @@ def test_version_and_help(capsys) -> None:
     assert "list" in out and "stats" in out and "examples:" in out
 
 
+def test_every_command_has_help_with_a_description(capsys) -> None:
+    """Each sub-command's ``--help`` exits cleanly and says more than its name (the CLI package wires them all)."""
+    from repgym.cli import build_parser
+
+    _, handlers = build_parser()
+    assert {"list", "stats", "play", "replay", "shift", "solve", "train", "eval", "analyze"} <= set(handlers)
+    for command in handlers:
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0, command
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: repgym {command}"), command
+        assert len(out.splitlines()) > 3, command
+
+
 def test_list_names_every_env_and_policy(capsys) -> None:
     assert main(["list", "--format", "md"]) == 0
     out = capsys.readouterr().out
