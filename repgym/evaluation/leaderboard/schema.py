@@ -1,0 +1,52 @@
+"""The leaderboard database's schema, as an ordered list of migrations.
+
+Version ``n`` of the schema is reached by applying migrations ``1..n`` in order; the table ``schema_version`` holds
+one row per applied migration. A new column or index is a new migration appended here (never an edit of an old
+one), so every database, however old, upgrades the same way. ``PRAGMA application_id`` marks the file as a repgym
+leaderboard, which tells it apart from any other SQLite database.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x52475942  # "RGYB"
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE results (
+            id              INTEGER PRIMARY KEY,
+            job_key         TEXT NOT NULL,          -- hash of env, env config, agent, hp, seed, steps, protocol
+            status          TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            kind            TEXT NOT NULL CHECK (kind IN ('agent', 'human')),
+            env_id          TEXT NOT NULL,
+            env_kwargs      TEXT NOT NULL,          -- JSON object, constructor arguments
+            agent           TEXT NOT NULL,          -- registry / baseline name, or human:<name>
+            hyperparameters TEXT NOT NULL,          -- JSON object
+            seed            INTEGER,
+            train_steps     INTEGER,                -- NULL for people
+            eval_episodes   INTEGER,
+            protocol        TEXT NOT NULL,          -- deterministic | epsilon=<e> | human
+            returns         TEXT,                   -- JSON list, one return per evaluation episode
+            mean            REAL,
+            std             REAL,
+            wall_time_s     REAL,
+            repgym_version  TEXT NOT NULL,
+            git_commit      TEXT,
+            created_utc     TEXT NOT NULL,
+            video_path      TEXT,
+            checkpoint      TEXT,
+            learning_curve  TEXT,                   -- JSON [[env step, mean training episode return], ...]
+            worker          TEXT,                   -- JSON: host, pid, Ray node and task ids
+            suite           TEXT,
+            source          TEXT,                   -- a human row's recording file
+            error           TEXT                    -- a failed job's error and traceback tail
+        );
+        -- One finished result per job: a resumed or concurrent run cannot add a duplicate.
+        CREATE UNIQUE INDEX results_one_ok_per_job ON results (job_key) WHERE status = 'ok';
+        CREATE INDEX results_by_env ON results (env_id, status);
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,83 @@
+"""``repgym bench | leaderboard | record`` from the command line."""
+
+from __future__ import annotations
+
+import pytest
+from leaderboard_helpers import forge_reward, record_session
+
+from repgym.cli import main
+
+
+@pytest.fixture()
+def db(tmp_path):
+    return str(tmp_path / "lb.sqlite")
+
+
+def _bench(db: str, *extra: str) -> list[str]:
+    return ["bench", "--envs", "Umbrella-v0", "--agents", "random", "optimal", "--seeds", "2", "--episodes", "3",
+            "--workers", "1", "--no-progress", "--db", db, *extra]  # fmt: skip
+
+
+def test_bench_fills_the_database_then_resumes(db, capsys):
+    assert main(_bench(db)) == 0
+    out = capsys.readouterr().out
+    assert "ran 4 jobs" in out and "4 finished, 0 failed" in out
+    assert "repgym/Umbrella-v0" in out and "optimal" in out and "random" in out
+    assert main(_bench(db, "--dry-run")) == 0
+    assert "0 of 4 jobs to run" in capsys.readouterr().out
+    assert main(_bench(db)) == 0
+    assert "4 already finished were skipped" in capsys.readouterr().out
+
+
+def test_leaderboard_formats(db, tmp_path, capsys):
+    assert main(_bench(db)) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--db", db, "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert "### repgym/Umbrella-v0" in md and "| 1 | optimal |" in md
+    assert main(["leaderboard", "--db", db, "--format", "csv", "--env", "Umbrella-v0"]) == 0
+    assert capsys.readouterr().out.count("repgym/Umbrella-v0,") == 2
+    html = tmp_path / "lb.html"
+    assert main(["leaderboard", "--db", db, "--format", "html", "--out", str(html)]) == 0
+    assert "data:image/png;base64," in html.read_text()
+    assert main(["leaderboard", "--db", db]) == 0
+    assert "IQM [95% CI]" in capsys.readouterr().out
+
+
+def test_a_foreign_database_is_one_clear_error(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, but precious\n" * 10)
+    assert main(["leaderboard", "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an SQLite database" in err and "left untouched" in err
+    assert path.read_text() == "not a database, but precious\n" * 10
+
+
+def test_unknown_env_and_agent_are_user_errors(db, capsys):
+    assert main(["bench", "--envs", "Nope-v0", "--db", db]) == 2
+    assert "unknown env 'Nope-v0'" in capsys.readouterr().err
+
+
+def test_record_writes_videos(tmp_path, capsys):
+    out = tmp_path / "videos"
+    assert main(["record", "optimal", "repgym/KeyToDoor-v0", "--set", "delay=2", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert [p.name for p in out.iterdir()] == ["optimal-KeyToDoor-v0-episode-0.mp4"]
+
+
+def test_help_has_examples(capsys):
+    for command in ("bench", "leaderboard", "record"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "examples:" in capsys.readouterr().out
+
+
+def test_leaderboard_submit_verifies_then_adds(tmp_path, db, capsys):
+    good, bad = record_session(tmp_path / "a"), record_session(tmp_path / "b")
+    forge_reward(bad, reforge=True)
+    assert main(["leaderboard", "submit", str(good), "--db", db]) == 0
+    assert "replay verified; human:alice" in capsys.readouterr().out
+    assert main(["leaderboard", "submit", str(bad), "--db", db]) == 2
+    assert "recorded reward" in capsys.readouterr().err
+    assert main(["leaderboard", "--db", db, "--format", "md"]) == 0
+    assert capsys.readouterr().out.count("human:alice") == 1
