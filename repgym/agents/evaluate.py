@@ -4,12 +4,15 @@ env has action masks)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from repgym.agents.base import META_FILE, Agent
 
@@ -49,7 +52,7 @@ def evaluate_agent(
         total, steps, done = 0.0, 0, False
         while not done:
             action, _ = agent.predict(obs, deterministic=deterministic, action_masks=_mask(env, info))
-            obs, reward, terminated, truncated, info = env.step(int(np.asarray(action).reshape(())))
+            obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             total += float(reward)
             steps += 1
             illegal += bool(info.get("illegal_action", False))
@@ -60,6 +63,23 @@ def evaluate_agent(
             scores.append(float(info["score"]))
     return EvalResult(np.array(returns), np.array(lengths), illegal,
                       np.array(scores) if len(scores) == n_episodes else None)  # fmt: skip
+
+
+def env_action(action: Any, space: gym.Space) -> Any:
+    """An action from ``agent.predict`` in the form ``env.step`` takes for ``space``.
+
+    ``Discrete``: a Python int (predict returns a 0-d or 1-element array). ``Box``, ``MultiDiscrete`` and
+    ``MultiBinary``: an array of the space's shape and dtype, so continuous actions stay floats (float32 for a
+    float32 ``Box``). Other spaces: unchanged.
+    """
+    if isinstance(space, spaces.Discrete):
+        return int(np.asarray(action).reshape(()))
+    if isinstance(space, spaces.Box | spaces.MultiDiscrete | spaces.MultiBinary):
+        array = np.asarray(action, dtype=space.dtype)
+        if array.size != math.prod(space.shape):
+            raise ValueError(f"the agent's action has {array.size} entries; the env's action space is {space}")
+        return array.reshape(space.shape)
+    return action
 
 
 def _mask(env: gym.Env, info: dict) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from repgym.envs.physics.base import ObsMode, PhysicsEnv, finite_float
 
 ARM_MODELS = {2: "arm2.xml", 3: "arm3.xml"}
 JOINTS = ("shoulder", "elbow", "wrist")
-_cos, _sin, _hypot, _remainder = math.cos, math.sin, math.hypot, math.remainder
+_cos, _sin, _hypot, _remainder, _tau = math.cos, math.sin, math.hypot, math.remainder, math.tau
 
 
 class ReachEnv(PhysicsEnv):
@@ -119,7 +119,6 @@ class ReachEnv(PhysicsEnv):
         self._hand = self.data.site("hand").xpos  # views into MjData, read after every step
         self._qpos, self._qvel = self.data.qpos, self.data.qvel
         self._target_x = self._target_z = 0.0
-        self._taus = (math.tau,) * links
 
     def _reset_body(self, options: dict[str, Any]) -> None:
         rng = self.np_random
@@ -144,9 +143,7 @@ class ReachEnv(PhysicsEnv):
             )
         return float(xz[0]), float(xz[1])
 
-    def _measure(self, ctrl_cost: float) -> tuple[list[float], float, bool, dict[str, Any]]:
-        q = self._qpos.tolist()
-        v = self._qvel.tolist()
+    def _measure(self, ctrl_cost: float) -> tuple[bytes, float, bool, dict[str, Any]]:
         hx, _, hz = self._hand.tolist()
         hx -= self._shoulder_x
         hz -= self._shoulder_z
@@ -154,8 +151,21 @@ class ReachEnv(PhysicsEnv):
         dx, dz = hx - tx, hz - tz
         distance = _hypot(dx, dz)
         reward = -distance - self.ctrl_cost_weight * ctrl_cost
-        values = [
-            *map(_cos, q), *map(_sin, q), *v, tx, tz, dx, dz, *self._gravity_obs,  # observation
-            *map(_remainder, q, self._taus), *v, hx, hz, tx, tz, self._g,  # state; angles wrapped to [-pi, pi]
-        ]  # fmt: skip
+        # Observation (cos, sin, velocities, target, hand - target), gravity, then state (angles wrapped to
+        # [-pi, pi], velocities, hand, target, gravity). Spelled out per arm: twice as fast as map() over joints.
+        g = self._g
+        if self.links == 2:
+            q0, q1 = self._qpos.tolist()
+            v0, v1 = self._qvel.tolist()
+            values = self._pack(
+                _cos(q0), _cos(q1), _sin(q0), _sin(q1), v0, v1, tx, tz, dx, dz, g,
+                _remainder(q0, _tau), _remainder(q1, _tau), v0, v1, hx, hz, tx, tz, g,
+            )  # fmt: skip
+        else:
+            q0, q1, q2 = self._qpos.tolist()
+            v0, v1, v2 = self._qvel.tolist()
+            values = self._pack(
+                _cos(q0), _cos(q1), _cos(q2), _sin(q0), _sin(q1), _sin(q2), v0, v1, v2, tx, tz, dx, dz, g,
+                _remainder(q0, _tau), _remainder(q1, _tau), _remainder(q2, _tau), v0, v1, v2, hx, hz, tx, tz, g,
+            )  # fmt: skip
         return values, reward, False, {"distance": distance, "is_success": distance < self.success_radius}

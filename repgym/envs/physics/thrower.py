@@ -169,7 +169,7 @@ class ThrowerEnv(PhysicsEnv):
             self.data.eq_active[self._grip] = 0
             self._held = False
 
-    def _measure(self, ctrl_cost: float) -> tuple[list[float], float, bool, dict[str, Any]]:
+    def _measure(self, ctrl_cost: float) -> tuple[bytes, float, bool, dict[str, Any]]:
         q = self._qpos.tolist()
         v = self._qvel.tolist()
         hx, _, hz = self._hand.tolist()
@@ -186,11 +186,11 @@ class ThrowerEnv(PhysicsEnv):
         self._previous_distance = distance
         held = 1.0 if self._held else 0.0
         q0, q1 = q[0], q[1]
-        values = [
+        values = self._pack(
             _cos(q0), _cos(q1), _sin(q0), _sin(q1), v[0], v[1], bx, bz, bvx, bvz, gx, gz, dx, dz, held,
-            *self._gravity_obs,  # observation, then state
+            self._g,  # observation, gravity, state
             _remainder(q0, _tau), _remainder(q1, _tau), v[0], v[1], hx - sx, hz - sz, bx, bz, bvx, bvz, gx, gz, held,
             self._g,
-        ]  # fmt: skip
+        )  # fmt: skip
         info = {"distance": distance, "is_success": success, "released": not self._held}
         return values, reward, success or out, info
