@@ -51,7 +51,7 @@ def evaluate_agent(
         obs, info = env.reset(seed=seed + episode)
         total, steps, done = 0.0, 0, False
         while not done:
-            action, _ = agent.predict(obs, deterministic=deterministic, action_masks=_mask(env, info))
+            action, _ = agent.predict(obs, deterministic=deterministic, action_masks=action_mask(env, info))
             obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             total += float(reward)
             steps += 1
@@ -82,7 +82,8 @@ def env_action(action: Any, space: gym.Space) -> Any:
     return action
 
 
-def _mask(env: gym.Env, info: dict) -> np.ndarray | None:
+def action_mask(env: gym.Env, info: dict) -> np.ndarray | None:
+    """The legal actions of ``env`` now (``info["action_mask"]`` or the env's ``action_masks()``), else None."""
     if "action_mask" in info:
         return np.asarray(info["action_mask"], dtype=bool)
     try:

@@ -83,26 +83,13 @@ def worker_identity() -> dict[str, Any]:
     return out
 
 
-def _action_mask(env: gym.Env, info: dict) -> np.ndarray | None:
-    if "action_mask" in info:
-        return np.asarray(info["action_mask"], dtype=bool)
-    if hasattr(env.unwrapped, "action_masks"):
-        return np.asarray(env.unwrapped.action_masks(), dtype=bool)
-    return None
-
-
-def _env_action(action: Any, space: gym.Space) -> Any:
-    if isinstance(space, gym.spaces.Discrete):
-        return int(np.asarray(action).reshape(()))
-    return np.asarray(action, dtype=space.dtype).reshape(space.shape)
-
-
 def play_episodes(
     agent: Any, env: gym.Env, episodes: int, seed: int = EVAL_SEED, epsilon: float = 0.0, rng_seed: int = 0
 ) -> np.ndarray:
     """Returns ``(episodes,)`` of ``agent`` (anything with ``predict``) on ``env``; episode ``i`` from
-    ``reset(seed=seed + i)``. Unlike :func:`repgym.agents.evaluate.evaluate_agent` it plays continuous action
-    spaces too, and it adds epsilon-greedy evaluation."""
+    ``reset(seed=seed + i)``. Unlike :func:`repgym.agents.evaluate.evaluate_agent` it offers epsilon-greedy
+    evaluation (a uniformly random legal action with probability ``epsilon``)."""
+    from repgym.agents.evaluate import action_mask, env_action
     from repgym.evaluation.leaderboard.baselines import random_action
 
     if episodes < 1:
@@ -113,12 +100,12 @@ def play_episodes(
         obs, info = env.reset(seed=seed + i)
         done = False
         while not done:
-            mask = _action_mask(env, info)
+            mask = action_mask(env, info)
             if epsilon > 0 and rng.random() < epsilon:
                 action = random_action(env.action_space, mask, rng)
             else:
                 action, _ = agent.predict(obs, deterministic=True, action_masks=mask)
-            obs, reward, terminated, truncated, info = env.step(_env_action(action, env.action_space))
+            obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             returns[i] += float(reward)
             done = terminated or truncated
     return returns
