@@ -97,6 +97,19 @@ class Agent(ABC):
         """Named modules whose activations the analyzers may read (forward hooks)."""
         return {}
 
+    def represent(self, observation: np.ndarray) -> torch.Tensor:
+        """Run the networks behind :meth:`latent_modules` once on a batch of observations ``(n, *obs_shape)`` and
+        return their output (one row per observation), without acting.
+
+        The analyzers read latents through hooks while ``predict`` runs, which works when ``predict`` evaluates the
+        latent modules on the observations themselves. Agents whose ``predict`` evaluates them on other inputs
+        (afterstates, search nodes) override this so that each hooked module runs exactly once per observation;
+        the default says that this agent has no such path.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define represent(): its latent modules are read while predict() runs"
+        )
+
 
 def write_checkpoint(path: str | os.PathLike, meta: dict[str, Any], tensors: dict[str, Any]) -> Path:
     """Write ``agent.json`` + ``weights.pt`` into folder ``path`` atomically (a crash leaves the old checkpoint)."""

@@ -21,14 +21,20 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from threadpoolctl import threadpool_limits
 
 import repgym
-from repgym.evaluation.ablation import return_impact, unit_ablation
+from repgym.evaluation.ablation import ablated, return_impact, unit_ablation
 from repgym.evaluation.adaptation import adaptation
 from repgym.evaluation.attribution import conductance
-from repgym.evaluation.capture import Capture, agent_runner, capture_activations
+from repgym.evaluation.capture import (
+    Capture,
+    agent_runner,
+    capture_activations,
+    has_representation,
+    recurrent_runner,
+)
 from repgym.evaluation.conflation import conflation
 from repgym.evaluation.dimensionality import dimensionality
 from repgym.evaluation.disentanglement import disentanglement
-from repgym.evaluation.forward_path import trace_forward_path
+from repgym.evaluation.forward_path import same_values, trace_forward_path
 from repgym.evaluation.generality import generality
 from repgym.evaluation.probes import probe_table
 from repgym.evaluation.similarity import cka_matrix, pwcca, rsa, svcca
@@ -52,6 +58,9 @@ class AnalysisSettings:
     probe_folds: int = 5
     conflation_quantile: float = 0.01
     max_episode_steps: int = 200  # per episode, while collecting states and measuring returns
+    # probes split folds by episode, so long episodes (a 200-step reach) are cut while collecting to give at least
+    # this many episodes (never below 25 steps each)
+    min_episodes: int = 20
     blas_threads: int = 1  # numpy's BLAS threads: on a shared machine, threaded small SVDs run 100x slower
 
 
@@ -123,8 +132,39 @@ def _rsa_rows(acts: dict[str, np.ndarray], states: StateSet, seed: int) -> Table
     return table
 
 
+def _collection_steps(s: AnalysisSettings) -> int:
+    """Steps per episode while collecting: ``max_episode_steps``, cut so that ``min_episodes`` episodes fit."""
+    return min(s.max_episode_steps, max(25, s.states // max(1, s.min_episodes)))
+
+
 def _has_parameters(module: Any) -> bool:
-    return any(True for _ in module.parameters(recurse=False))
+    return any(True for _ in module.parameters())
+
+
+def output_module(cap: Capture, act: Any, inputs: np.ndarray, candidates: int = 4) -> str | None:
+    """The captured module whose output the agent acts on: of the modules whose output no later module reads
+    (leaves of the first batch's calls), the last to run whose zeroing changes the deterministic actions
+    ``act(inputs)``.
+
+    The last module to run is not always it: SAC's actor computes ``log_std`` after ``mu``, and a deterministic
+    action reads only ``mu``. Falls back to the last module to run when no leaf changes the actions.
+    """
+    calls = [c for c in cap.calls if cap.is_main(c.name) and c.output is not None]
+    read = {
+        c.name
+        for c in calls
+        for later in calls
+        if later.start > c.end and later.input is not None and same_values(c.output, later.input)
+    }
+    leaves = [c.name for c in reversed(calls) if c.name not in read][:candidates]
+    if len(leaves) <= 1:
+        return leaves[0] if leaves else cap.last_module()
+    base = np.asarray(act(inputs))
+    for name in leaves:
+        with ablated(cap.modules[name], np.arange(cap.activations[name].shape[1]), cap.unit_axes[name]):
+            if not np.array_equal(np.asarray(act(inputs)), base):
+                return name
+    return cap.last_module()
 
 
 def analyze_agent(
@@ -148,10 +188,20 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
     if not modules:
         raise ValueError(f"{type(agent).__name__}.latent_modules() is empty: there is nothing to analyse")
     states = collect_states(
-        env, agent, s.states, s.seed, s.epsilon, max_episode_steps=s.max_episode_steps, progress=progress
+        env, agent, s.states, s.seed, s.epsilon, max_episode_steps=_collection_steps(s), progress=progress
     )
     collect_seconds = round(time.perf_counter() - started, 2)
-    run = agent_runner(agent)
+    # inputs of run/act: the observations, or for a recurrent agent their indices (each state is replayed with the
+    # recurrent state it had while the agent played)
+    run, keys, recurrent = agent_runner(agent), states.obs, False
+    if states.memory is not None and not has_representation(agent):
+        replay = recurrent_runner(agent, states.obs, states.memory)
+        if replay is not None:
+            run, keys, recurrent = replay, np.arange(len(states)), True
+
+    def act(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray((run(inputs) if recurrent else agent.predict(inputs, deterministic=True))[0])
+
     with _progress(progress) as bar:
         stage = bar.add_task("capturing activations", total=None)
         timings: dict[str, float] = {"collect": collect_seconds}
@@ -163,7 +213,7 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
             clock.update(name=name, t=now)
             bar.update(stage, description=description)
 
-        cap = capture_activations(modules, run, states.obs)
+        cap = capture_activations(modules, run, keys)
         if not cap.activations:
             raise ValueError(f"no latent module produced per-state activations: {cap.skipped}")
         acts = _acts(cap)
@@ -186,6 +236,7 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
                 s.probe_folds,
                 states.episode,
                 s.seed,
+                states.defined,
             )
         )
         _stage("dimensionality", "dimensionality")
@@ -200,15 +251,20 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
                 conflation(acts, states.labels, states.factors, states.obs, s.conflation_quantile, seed=s.seed)
             )
         _stage("ablation", "ablation")
-        subset = states.obs[: s.ablation_states]
-
-        def act(obs: np.ndarray) -> np.ndarray:
-            return np.asarray(agent.predict(obs, deterministic=True)[0])
-
+        subset = keys[: s.ablation_states]
         # parameter-free layers (activations) are left out: zeroing a ReLU/tanh unit is zeroing its input unit
         weighted = [k for k in order if cap.is_main(k) and _has_parameters(cap.modules[k])]
+        output = output_module(cap, act, subset[:64])
         ablation_rows, impacts = unit_ablation(
-            cap, act, subset, layers=weighted, mode=s.ablation_mode, seed=s.seed, progress=bar
+            cap,
+            act,
+            subset,
+            layers=weighted,
+            output=output,
+            mode=s.ablation_mode,
+            seed=s.seed,
+            progress=bar,
+            run=run if has_representation(agent) else None,  # else act's own call drives the output module
         )
         table.extend(ablation_rows)
         if s.episodes > 0:
@@ -227,25 +283,32 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
                 )
             )
         _stage("attribution", "attribution (Captum conductance)")
-        path = trace_forward_path(cap.calls)
+        path = trace_forward_path(cap.calls, end=output)
         attribution_note = "no verified forward path through the latent modules"
         if path is not None and len(path.names) >= 2:
-            few = states.obs[: s.attribution_states]
+            few = keys[: s.attribution_states]
             inputs = path.inputs(run, few)
-            chosen = act(few).reshape(len(few), -1)[:, 0] if states.n_actions is not None else None
             axes = {k: cap.unit_axes[k][1] for k in path.names if k in cap.unit_axes and cap.unit_axes[k][0] == 0}
-            table.extend(
-                conductance(
-                    path,
-                    inputs,
-                    chosen,
-                    states.n_actions,
-                    axes,
-                    n_steps=s.attribution_steps,
-                    obs_shape=states.obs.shape[1:],
-                    layers=[k for k in path.names[:-1] if _has_parameters(path.module(k))] or None,
+            width = int(np.prod(cap.activations[path.names[-1]].shape[1:]))
+            if states.n_actions is not None or width == 1:
+                chosen = act(few).reshape(len(few), -1)[:, 0] if states.n_actions is not None else None
+                targets: list[tuple[np.ndarray | None, str | None]] = [(chosen, None)]
+            else:  # continuous actions: each output dimension (e.g. each joint's torque mean) is its own target
+                targets = [(np.full(len(few), i), f"output[{i}]") for i in range(width)]
+            for chosen, label in targets:
+                table.extend(
+                    conductance(
+                        path,
+                        inputs,
+                        chosen,
+                        states.n_actions,
+                        axes,
+                        n_steps=s.attribution_steps,
+                        obs_shape=states.obs.shape[1:],
+                        layers=[k for k in path.names[:-1] if _has_parameters(path.module(k))] or None,
+                        target_label=label,
+                    )
                 )
-            )
             attribution_note = f"path {' -> '.join(path.names)} (max recomposition error {path.max_error:.2e})"
         if compare is not None:
             _stage("comparison", "comparison with the second agent")
@@ -268,6 +331,7 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
         "states": len(states),
         "distinct_states": int(np.unique(states.obs.reshape(len(states), -1), axis=0).shape[0]),
         "episodes_collected": len(states.episode_returns),
+        "collection_steps_per_episode": _collection_steps(s),
         "collection_return_mean": float(np.mean(states.episode_returns)) if states.episode_returns else None,
         "factors": len(states.factors),
         "categorical_factors": len(states.categorical),
@@ -278,6 +342,9 @@ def _analyze(agent: Any, env: gym.Env, s: AnalysisSettings, compare: Any, progre
         "repeated_layers": cap.repeated,
         "decision_labels": "env oracle or legal-move mask" if states.labels is not None else None,
         "attribution": attribution_note,
+        "capture_via": "agent.represent (observed states)" if has_representation(agent) else "agent.predict",
+        "output_module": output,
+        "recurrent_state": "replayed per state" if recurrent else None,
         "repgym_version": repgym.__version__,
         "seconds": round(time.perf_counter() - started, 1),
         "stage_seconds": timings,

@@ -75,6 +75,7 @@ def conductance(
     top_features: int = 5,
     obs_shape: Sequence[int] | None = None,
     internal_batch_size: int = 2048,
+    target_label: str | None = None,
 ) -> Table:
     """Layer conductance of every unit on every layer of ``path`` but the last, and neuron conductance of the
     ``top_neurons`` most conductive units per layer onto the ``top_features`` input features.
@@ -89,6 +90,9 @@ def conductance(
         n_steps: integration steps.
         baseline: ``"zeros"`` or ``"mean"`` (the mean input over the states).
         obs_shape: the observation shape, to name input features ``obs[...]``.
+        target_label: what ``actions`` index, recorded as the rows' ``target`` (default: "chosen action", or
+            "value" for a single output), e.g. ``"output[1]"`` when each dimension of a continuous action is
+            attributed in turn.
     """
     model = _Scores(path.as_module(), n_actions).eval()
     inputs = inputs.to(torch.float32)
@@ -101,7 +105,8 @@ def conductance(
     gain = (scores - base_scores).gather(1, target_index[:, None]).squeeze(1)
     names = feature_names(path.shapes[0], obs_shape)
     n = inputs.shape[0]
-    params = {"n_steps": n_steps, "baseline": baseline, "target": "chosen action" if scores.shape[1] > 1 else "value"}
+    target_name = target_label or ("chosen action" if scores.shape[1] > 1 else "value")
+    params = {"n_steps": n_steps, "baseline": baseline, "target": target_name}
     table = Table()
     chain = model.path.layers
     for layer in layers or path.names[:-1]:

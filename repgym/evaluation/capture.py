@@ -146,11 +146,76 @@ def to_units_first(tensor: torch.Tensor, b_axis: int, u_axis: int) -> np.ndarray
     return moved.to(torch.float32).cpu().numpy().copy()
 
 
+def has_representation(agent: Any) -> bool:
+    """True when ``agent`` overrides :meth:`repgym.agents.base.Agent.represent` (its latent modules run on other
+    inputs than the observations inside ``predict``, e.g. a look-ahead agent's afterstates)."""
+    from repgym.agents.base import Agent
+
+    method = getattr(type(agent), "represent", None)
+    return callable(method) and method is not Agent.represent
+
+
 def agent_runner(agent: Any) -> Run:
-    """``run(obs_batch)`` calling ``agent.predict(obs_batch, deterministic=True)`` (the agent interface)."""
+    """``run(obs_batch)`` that drives the agent's latent modules once per observation: ``agent.represent`` where
+    the agent defines it, else ``agent.predict(obs_batch, deterministic=True)`` (the agent interface)."""
+    if has_representation(agent):
+        return agent.represent
 
     def run(obs: np.ndarray) -> Any:
         return agent.predict(obs, deterministic=True)
+
+    return run
+
+
+def stack_memory(memory: list[Any]) -> tuple[Any, np.ndarray] | None:
+    """Batch the recurrent states that one-observation ``predict`` calls returned: ``(state, episode_start)``.
+
+    Each array of a state is joined along its batch axis — axis 1 when it has size 1 there (torch's
+    ``(layers, batch, hidden)``, as SB3's recurrent policies and the world-model agent return), else axis 0. A
+    None (an episode's first step) becomes zeros with ``episode_start`` True, which recurrent agents reset.
+    None when the states have no batch axis to join along, or none is given.
+    """
+    template = next((m for m in memory if m is not None), None)
+    if template is None:
+        return None
+
+    def axis(leaf: np.ndarray) -> int | None:
+        if leaf.ndim >= 2 and leaf.shape[1] == 1:
+            return 1
+        return 0 if leaf.ndim >= 1 and leaf.shape[0] == 1 else None
+
+    def join(parts: list[Any], like: Any) -> Any:
+        if isinstance(like, tuple | list):
+            return type(like)(join([p[i] for p in parts], item) for i, item in enumerate(like))
+        like = np.asarray(like)
+        ax = axis(like)
+        if ax is None:
+            raise ValueError(f"recurrent state of shape {like.shape} has no batch axis of size 1")
+        return np.concatenate([np.asarray(p) for p in parts], axis=ax)
+
+    def zeros(like: Any) -> Any:
+        if isinstance(like, tuple | list):
+            return type(like)(zeros(item) for item in like)
+        return np.zeros_like(np.asarray(like))
+
+    starts = np.array([m is None for m in memory])
+    try:
+        return join([zeros(template) if m is None else m for m in memory], template), starts
+    except ValueError:
+        return None
+
+
+def recurrent_runner(agent: Any, observations: np.ndarray, memory: list[Any]) -> Run | None:
+    """``run(indices)``: ``agent.predict`` on ``observations[indices]`` with the recurrent state each of them had
+    while the agent played (:attr:`StateSet.memory`), so hooks see the latents of the agent's own history rather
+    than of a fresh state. None when the states cannot be batched (:func:`stack_memory`)."""
+    if stack_memory(memory) is None:
+        return None
+
+    def run(indices: np.ndarray) -> Any:
+        idx = np.asarray(indices, dtype=np.int64)
+        state, starts = stack_memory([memory[i] for i in idx]) or (None, None)
+        return agent.predict(observations[idx], state=state, episode_start=starts, deterministic=True)
 
     return run
 

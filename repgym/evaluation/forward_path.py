@@ -103,7 +103,7 @@ def trace_forward_path(calls: list[Call], end: str | None = None, rtol: float = 
         candidates = [
             c
             for c in usable
-            if c.end < cur.start and c not in chain and c.output.shape[0] == batch and _same_values(c.output, cur.input)
+            if c.end < cur.start and c not in chain and c.output.shape[0] == batch and same_values(c.output, cur.input)
         ]
         if not candidates:
             break
@@ -147,7 +147,8 @@ def _module_of(call: Call) -> nn.Module:
     return call.module
 
 
-def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when two batches hold exactly the same values per sample (shapes may differ by a reshape)."""
     if a.shape[0] != b.shape[0] or a[0].numel() != b[0].numel() or a.dtype != b.dtype:
         return False
     return bool(torch.equal(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)))

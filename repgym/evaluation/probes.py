@@ -1,8 +1,9 @@
 """Cross-validated linear probes from a layer's activations to each ground-truth factor.
 
 Ridge regression in closed form (numpy SVD): features are standardised on each training fold, the ridge
-strength is chosen per target on the training fold by exact leave-one-out error (cheap from the SVD), and the
-score is computed on held-out folds. Folds split by *episode* when the states come from several episodes —
+strength is chosen per target on the training fold by exact leave-one-episode-out error (leave-one-out when the
+states are not grouped; both cheap from the SVD), and the score is computed on held-out folds (their features
+clipped to the training fold's range). Folds split by *episode* when the states come from several episodes —
 consecutive states of one game are near-copies, and a random split would let the probe memorise them.
 
 Continuous factors get the out-of-fold R². Categorical factors (few integer values, e.g. a board cell's colour)
@@ -48,15 +49,43 @@ def kfold_indices(n: int, folds: int, groups: np.ndarray | None = None, seed: in
     return [np.sort(part) for part in np.array_split(order, folds)], "state"
 
 
+def _held_out_residuals(
+    u: np.ndarray, shrink: np.ndarray, residual: np.ndarray, blocks: list[np.ndarray] | None
+) -> np.ndarray:
+    """Exact held-out residuals of a ridge fit with hat matrix ``U diag(shrink) Uᵀ``: leave-one-out
+    (``r_i / (1 - H_ii)``) without ``blocks``, else leave-one-block-out (``(I - H_bb)⁻¹ r_b`` per block)."""
+    if blocks is None:
+        leverage = (u * u) @ shrink
+        return residual / np.maximum(1.0 - leverage, 1e-12)[:, None]
+    out = np.empty_like(residual)
+    for block in blocks:
+        ub = u[block]
+        h = (ub * shrink) @ ub.T
+        a = np.eye(block.size) - h
+        try:
+            out[block] = np.linalg.solve(a, residual[block])
+        except np.linalg.LinAlgError:  # an interpolated block: its held-out error is unbounded
+            out[block] = np.linalg.lstsq(a, residual[block], rcond=None)[0]
+    return out
+
+
 def ridge_cv_predict(
-    x: np.ndarray, y: np.ndarray, folds: list[np.ndarray], grid: np.ndarray = RIDGE_GRID
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: list[np.ndarray],
+    grid: np.ndarray = RIDGE_GRID,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold ridge predictions ``(n, k)`` of targets ``y (n, k)`` from features ``x (n, p)``, and the
-    ``(folds, k)`` ridge strengths chosen by leave-one-out error on each training fold."""
+    ``(folds, k)`` ridge strengths chosen on each training fold: by exact leave-one-out error, or with
+    ``groups (n,)`` (episodes) by exact leave-one-group-out error — states of one episode are near-copies, so
+    leave-one-out would reward interpolating them and pick a ridge strength that fails on new episodes."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.float64)
     y = y[:, None] if y.ndim == 1 else y
     n = x.shape[0]
+    if groups is not None and np.shape(groups) != (n,):
+        raise ValueError(f"groups must have shape ({n},), got {np.shape(groups)}")
     pred = np.zeros_like(y)
     chosen = np.zeros((len(folds), y.shape[1]))
     for f, test in enumerate(folds):
@@ -73,18 +102,22 @@ def ridge_cv_predict(
         alphas = grid * train.size
         best_err = np.full(y.shape[1], np.inf)
         best_alpha = np.zeros(y.shape[1])
-        u2 = u * u
+        blocks = None
+        if groups is not None:
+            _, inner = np.unique(np.asarray(groups)[train], return_inverse=True)
+            blocks = [np.flatnonzero(inner == g) for g in range(inner.max() + 1)] if inner.max() >= 1 else None
         for alpha in alphas:
             shrink = s * s / (s * s + alpha)
             fitted = u @ (shrink[:, None] * uty)
-            leverage = u2 @ shrink
-            residual = (y[train] - y_mean - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, None]
+            residual = _held_out_residuals(u, shrink, y[train] - y_mean - fitted, blocks)
             err = np.mean(residual * residual, axis=0)
             better = err < best_err
             best_err[better] = err[better]
             best_alpha[better] = alpha
         chosen[f] = best_alpha
-        z_test = (x[test][:, keep] - mu[keep]) / sd[keep]
+        # held-out features are clipped to the training fold's range: a unit that barely varied in training
+        # (a rare ReLU feature) would otherwise extrapolate the probe by tens of standard deviations
+        z_test = np.clip((x[test][:, keep] - mu[keep]) / sd[keep], z.min(axis=0), z.max(axis=0))
         for alpha in np.unique(best_alpha):
             cols = best_alpha == alpha
             weights = vt.T @ ((s / (s * s + alpha))[:, None] * uty[:, cols])
@@ -94,11 +127,13 @@ def ridge_cv_predict(
 
 @dataclass(frozen=True)
 class ProbeScore:
-    """Out-of-fold scores of one factor: ``r2``; for categorical factors also ``accuracy`` and ``chance``."""
+    """Out-of-fold scores of one factor: ``r2``; for categorical factors also ``accuracy`` and ``chance``; ``n``
+    the states scored (fewer than all for a factor defined only in some states)."""
 
     r2: float
     accuracy: float | None = None
     chance: float | None = None
+    n: int | None = None
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -106,25 +141,20 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> float:
     return float(1.0 - np.sum((y - pred) ** 2) / sst) if sst > 0 else float("nan")
 
 
-def probe(
+def _probe_stacked(
     x: np.ndarray,
     factors: dict[str, np.ndarray],
-    categorical: set[str] | Sequence[str] = (),
-    folds: int = 5,
-    groups: np.ndarray | None = None,
-    seed: int = 0,
+    categorical: set[str],
+    folds: int,
+    groups: np.ndarray | None,
+    seed: int,
 ) -> tuple[dict[str, ProbeScore], str]:
-    """Probe every factor from ``x (n, ...)``: ``({factor: ProbeScore}, fold split kind)``. All factors share one
-    SVD per fold (targets are stacked), so probing many factors costs little more than one."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    """Probe the factors from ``x (n, p)`` with one SVD per fold (targets stacked)."""
     n = x.shape[0]
     split, split_kind = kfold_indices(n, folds, groups, seed)
     columns: list[np.ndarray] = []
     blocks: dict[str, tuple[slice, np.ndarray | None]] = {}
     for name, values in factors.items():
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (n,):
-            raise ValueError(f"factor {name!r} must have shape ({n},), got {values.shape}")
         start = sum(c.shape[1] for c in columns)
         if name in categorical:
             classes, codes = np.unique(values, return_inverse=True)
@@ -136,16 +166,54 @@ def probe(
     if not columns:
         return {}, split_kind
     y = np.concatenate(columns, axis=1)
-    pred, _ = ridge_cv_predict(x, y, split)
+    pred, _ = ridge_cv_predict(x, y, split, groups=groups if split_kind == "episode" else None)
     scores: dict[str, ProbeScore] = {}
     for name, (cols, codes) in blocks.items():
         r2 = _r2(y[:, cols], pred[:, cols])
         if codes is None:
-            scores[name] = ProbeScore(r2)
+            scores[name] = ProbeScore(r2, n=n)
         else:
             accuracy = float(np.mean(pred[:, cols].argmax(axis=1) == codes))
             chance = float(np.bincount(codes).max() / n)
-            scores[name] = ProbeScore(r2, accuracy, chance)
+            scores[name] = ProbeScore(r2, accuracy, chance, n)
+    return scores, split_kind
+
+
+def probe(
+    x: np.ndarray,
+    factors: dict[str, np.ndarray],
+    categorical: set[str] | Sequence[str] = (),
+    folds: int = 5,
+    groups: np.ndarray | None = None,
+    seed: int = 0,
+    defined: dict[str, np.ndarray] | None = None,
+) -> tuple[dict[str, ProbeScore], str]:
+    """Probe every factor from ``x (n, ...)``: ``({factor: ProbeScore}, fold split kind)``. All factors share one
+    SVD per fold (targets are stacked), so probing many factors costs little more than one. A factor with a
+    ``defined`` mask ``(n,) bool`` is probed on its own, on the states where it is defined only (skipped when
+    fewer than ``2 * folds`` are)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    n = x.shape[0]
+    categorical = set(categorical)
+    defined = defined or {}
+    whole: dict[str, np.ndarray] = {}
+    for name, values in factors.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"factor {name!r} must have shape ({n},), got {values.shape}")
+        if name not in defined:
+            whole[name] = values
+    scores, split_kind = _probe_stacked(x, whole, categorical, folds, groups, seed)
+    for name, mask in defined.items():
+        mask = np.asarray(mask, dtype=bool)
+        if name not in factors or mask.sum() < 2 * folds:
+            continue
+        values = np.asarray(factors[name], dtype=np.float64)[mask]
+        if np.unique(values).size < 2:
+            continue
+        sub_groups = None if groups is None else np.asarray(groups)[mask]
+        part, _ = _probe_stacked(x[mask], {name: values}, categorical, folds, sub_groups, seed)
+        scores.update(part)
     return scores, split_kind
 
 
@@ -156,17 +224,21 @@ def probe_table(
     folds: int = 5,
     groups: np.ndarray | None = None,
     seed: int = 0,
+    defined: dict[str, np.ndarray] | None = None,
 ) -> Table:
     """Rows ``analyzer="probe"``, ``params["factor"]``, metrics ``r2`` (and ``accuracy``, ``chance`` for
-    categorical factors) for every layer in ``acts`` (``{name: (n, ...)}``)."""
+    categorical factors) for every layer in ``acts`` (``{name: (n, ...)}``); ``defined``: see :func:`probe`
+    (those rows carry ``params["defined_only"] = True`` and their own ``n``)."""
     table = Table()
     categorical = set(categorical)
     for layer, act in acts.items():
-        scores, split_kind = probe(act, factors, categorical, folds, groups, seed)
-        n = int(np.asarray(act).shape[0])
+        scores, split_kind = probe(act, factors, categorical, folds, groups, seed, defined)
         for factor, score in scores.items():
             kind = "categorical" if factor in categorical else "continuous"
+            n = int(score.n if score.n is not None else np.asarray(act).shape[0])
             common = {"factor": factor, "kind": kind, "folds": folds, "split": split_kind}
+            if defined and factor in defined:
+                common["defined_only"] = True
             table.add("probe", layer, None, "r2", score.r2, n, **common)
             if score.accuracy is not None:
                 table.add("probe", layer, None, "accuracy", score.accuracy, n, **common)

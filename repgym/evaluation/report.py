@@ -157,14 +157,17 @@ def write_report(table: Table, out_dir: str | os.PathLike, meta: dict[str, Any] 
         ["training steps", meta.get("checkpoint_steps")],
         ["states (distinct)", f"{meta.get('states')} ({meta.get('distinct_states')})"],
         [
-            "episodes while collecting / mean return",
-            f"{meta.get('episodes_collected')} / {_fmt(meta.get('collection_return_mean'), 1)}",
+            "episodes while collecting (at most N steps each) / mean return",
+            f"{meta.get('episodes_collected')} ({meta.get('collection_steps_per_episode')}) / "
+            f"{_fmt(meta.get('collection_return_mean'), 1)}",
         ],
         [
             "ground-truth factors (categorical, dropped constant)",
             f"{meta.get('factors')} ({meta.get('categorical_factors')}, {meta.get('dropped_factors')})",
         ],
         ["compared with", meta.get("compare")],
+        ["latents captured through", meta.get("capture_via")],
+        ["output module (ablation, attribution)", meta.get("output_module")],
         ["attribution", meta.get("attribution")],
         ["repgym / wall time", f"{meta.get('repgym_version')} / {meta.get('seconds')} s"],
     ]
@@ -269,9 +272,14 @@ def write_report(table: Table, out_dir: str | os.PathLike, meta: dict[str, Any] 
             if not units.rows:
                 continue
             top = units.rows[int(np.argmax(units.values()))]
-            err = att.filter(layer=layer, metric="completeness_error").rows
-            features = [r.params["feature"] for r in att.filter(layer=layer, unit=top.unit, metric="input_conductance")]
-            body.append([layer, top.unit, top.value, err[0].value if err else None, ", ".join(features[:3])])
+            err = att.filter(layer=layer, metric="completeness_error").values()
+            target = top.params.get("target")
+            features = [
+                r.params["feature"]
+                for r in att.filter(layer=layer, unit=top.unit, metric="input_conductance", params_target=target)
+            ]
+            label = top.unit if target in ("chosen action", "value", None) else f"{top.unit} ({target})"
+            body.append([layer, label, top.value, err.max() if err.size else None, ", ".join(features[:3])])
         md += [_md_table(["layer", "top unit", "mean abs conductance", "completeness error", "its top inputs"], body)]
         md += [""]
 

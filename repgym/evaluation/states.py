@@ -39,6 +39,11 @@ class StateSet:
         episode_returns: return of each episode played while collecting.
         n_actions: size of a Discrete action space, else None.
         dropped_factors: factors left out because they never changed.
+        memory: a recurrent agent's state as it was passed to ``predict`` for each state (None at an episode's
+            start), or None for feed-forward agents.
+        defined: ``{name: (n,) bool}`` for factors the env reports only in some states (``steps_since_key`` before
+            the key is taken): where it is False the column holds the mean of the defined values, and probes use
+            only the defined states.
     """
 
     obs: np.ndarray
@@ -51,6 +56,8 @@ class StateSet:
     episode_returns: list[float] = field(default_factory=list)
     n_actions: int | None = None
     dropped_factors: list[str] = field(default_factory=list)
+    defined: dict[str, np.ndarray] = field(default_factory=dict)
+    memory: list[Any] | None = None
 
     def __len__(self) -> int:
         return int(self.obs.shape[0])
@@ -73,6 +80,8 @@ class StateSet:
             episode_returns=list(self.episode_returns),
             n_actions=self.n_actions,
             dropped_factors=list(self.dropped_factors),
+            defined={k: v[index] for k, v in self.defined.items()},
+            memory=None if self.memory is None else [self.memory[i] for i in np.arange(len(self))[index]],
         )
 
 
@@ -142,7 +151,8 @@ def collect_states(
 
     Each step the agent acts through ``predict(obs, deterministic=..., action_masks=mask)``; with probability
     ``epsilon`` (always, when ``agent`` is None) a random legal action is taken instead, so that the set covers
-    more than the agent's own habits. A step that leaves the observation unchanged (an illegal, no-op move) is
+    more than the agent's own habits. A recurrent agent's state is passed back within an episode (and it is
+    shown the random steps too). A step that leaves the observation unchanged (an illegal, no-op move) is
     not recorded twice, and an episode is cut after ``max_episode_steps`` steps.
     """
     if n_states < 2:
@@ -160,19 +170,26 @@ def collect_states(
     episodes: list[int] = []
     labels: list[int | None] = []
     returns: list[float] = []
+    memories: list[Any] = []
     with _progress(progress) as bar:
         task = bar.add_task("collecting states", total=n_states)
-        episode = 0
+        episode, recurrent = 0, None  # None: not known yet whether the agent is recurrent
         while len(obs_list) < n_states:
             obs, info = env.reset(seed=seed + episode)
-            total, previous = 0.0, None
+            total, previous, memory = 0.0, None, None
             for _ in range(max_episode_steps):
                 mask = info.get("action_mask")
-                if agent is None or rng.random() < epsilon:
+                explore = agent is None or rng.random() < epsilon
+                # a recurrent agent (predict returned a state) sees every step, random ones too, so its memory
+                # follows the episode
+                given = memory
+                if agent is not None and (not explore or recurrent is not False):
+                    chosen, memory = agent.predict(obs, state=memory, deterministic=deterministic, action_masks=mask)
+                    recurrent = bool(recurrent) or memory is not None
+                if explore:
                     action = _random_action(action_space, mask, rng)
                 else:
-                    action, _ = agent.predict(obs, deterministic=deterministic, action_masks=mask)
-                    action = np.asarray(action).reshape(action_space.shape or ()) if n_actions is None else action
+                    action = np.asarray(chosen).reshape(action_space.shape or ()) if n_actions is None else chosen
                 if previous is None or not np.array_equal(obs, previous):
                     obs_list.append(np.asarray(obs).copy())
                     rows.append(ground_truth(env, obs, info))
@@ -180,6 +197,7 @@ def collect_states(
                     masks.append(np.asarray(mask, dtype=bool) if mask is not None else None)
                     episodes.append(episode)
                     labels.append(decision_label(env, info))
+                    memories.append(given)
                     bar.advance(task)
                     if len(obs_list) >= n_states:
                         break
@@ -190,7 +208,7 @@ def collect_states(
                     break
             returns.append(total)
             episode += 1
-    factors, categorical, dropped = _factor_columns(rows)
+    factors, categorical, dropped, defined = _factor_columns(rows)
     have_masks = all(m is not None for m in masks)
     have_labels = all(label is not None for label in labels)
     return StateSet(
@@ -204,28 +222,36 @@ def collect_states(
         episode_returns=returns,
         n_actions=n_actions,
         dropped_factors=dropped,
+        defined=defined,
+        memory=memories if recurrent else None,
     )
 
 
-def _factor_columns(rows: list[dict[str, float]]) -> tuple[dict[str, np.ndarray], set[str], list[str]]:
+def _factor_columns(
+    rows: list[dict[str, float]],
+) -> tuple[dict[str, np.ndarray], set[str], list[str], dict[str, np.ndarray]]:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
     factors: dict[str, np.ndarray] = {}
     categorical: set[str] = set()
     dropped: list[str] = []
+    defined: dict[str, np.ndarray] = {}
     for name in names:
         column = np.array([row.get(name, np.nan) for row in rows], dtype=np.float64)
-        if np.isnan(column).any():
-            column = np.where(np.isnan(column), np.nanmean(column) if np.isfinite(column).any() else 0.0, column)
-        distinct = np.unique(column)
+        known = ~np.isnan(column)
+        if not known.all():
+            column = np.where(known, column, np.nanmean(column) if known.any() else 0.0)
+        distinct = np.unique(column[known])
         if distinct.size < 2:
             dropped.append(name)
             continue
         factors[name] = column
+        if not known.all():
+            defined[name] = known
         if distinct.size <= MAX_CATEGORIES and np.all(distinct == np.round(distinct)):
             categorical.add(name)
-    return factors, categorical, dropped
+    return factors, categorical, dropped, defined
 
 
 def _random_action(space: gym.Space, mask: np.ndarray | None, rng: np.random.Generator) -> Any:

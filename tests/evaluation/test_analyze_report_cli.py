@@ -38,6 +38,24 @@ def test_collect_states_keeps_board_ground_truth_and_legal_move_labels() -> None
         collect_states(env, None, 1, progress=False)
 
 
+def test_collect_states_passes_a_recurrent_state_back_within_episodes() -> None:
+    """A recurrent agent gets its state back every step (random steps included) and a fresh one each episode."""
+
+    class Counter:
+        def __init__(self) -> None:
+            self.seen: list[int | None] = []
+
+        def predict(self, obs, state=None, episode_start=None, deterministic=True, action_masks=None):
+            self.seen.append(None if state is None else int(state))
+            return np.int64(0), (0 if state is None else state) + 1
+
+    agent = Counter()
+    states = collect_states(gym.make("CartPole-v1"), agent, 40, seed=0, epsilon=0.5, progress=False)
+    starts = np.flatnonzero(np.diff(states.episode, prepend=-1) != 0)
+    assert agent.seen[0] is None and agent.seen[1:5] == [1, 2, 3, 4]
+    assert agent.seen.count(None) == len(starts) and len(agent.seen) == 40
+
+
 def test_repgym_analyze_writes_the_report(tmp_path, capsys) -> None:
     torch.set_num_threads(1)
     for seed in (0, 1):

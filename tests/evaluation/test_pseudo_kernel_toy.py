@@ -54,6 +54,8 @@ def test_prediction_matches_training_for_small_steps() -> None:
 def test_toy_structure_and_clustering_helpers() -> None:
     toy = make_toy(3, 2)
     assert len(toy.tasks) == 9 and toy.single.x.shape == (8 * 9, 6 + 9)
+    assert list(toy.input_dimension()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert list(toy.output_dimension()) == [0, 1, 2, 0, 1, 2, 0, 1, 2]
     assert all(toy.tasks[a][0] != toy.tasks[b][0] for a, b in toy.multi.cued)
     assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2])) == 1.0
     assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) < 0
@@ -71,6 +73,7 @@ def test_experiment_rows_and_the_stability_guard() -> None:
     )
     metrics = {r.metric: r.value for r in table}
     assert {"learned_similarity_correlation", "hidden_sharing_actual", "multitask_accuracy"} <= set(metrics)
+    assert {"learned_output_sharing_predicted", "learned_output_sharing_actual"} <= set(metrics)
     assert all(np.isfinite(metrics[m]) for m in ("hidden_sharing_predicted", "hidden_change_predicted"))
     toy = make_toy(2, 2)
     limit = max_stable_lr(_net(toy, scale=10.0), toy.single.x)
@@ -85,3 +88,15 @@ def test_experiment_rows_and_the_stability_guard() -> None:
             steps=2,
             lr=2 * limit,
         )
+
+
+def test_in_the_kernel_regime_the_prediction_tracks_the_output_grouped_change() -> None:
+    """Early in training at standard init the learned change is what the kernel predicts, and it groups tasks by
+    the output dimension they write (the error reaches the hidden layer through the initial read-out)."""
+    table = pseudo_kernel_experiment(
+        seeds=(0,), init_scales=(1.0,), curricula=("concurrent",), dims=3, features=2, hidden=32, steps=60, lr=0.1
+    )
+    metrics = {r.metric: r.value for r in table}
+    assert metrics["learned_similarity_correlation"] > 0.95
+    assert metrics["learned_output_sharing_predicted"] > 0.5 and metrics["learned_output_sharing_actual"] > 0.5
+    assert metrics["learned_sharing_actual"] < 0

@@ -32,7 +32,7 @@ from repgym.agents.logger import RunLogger
 from repgym.agents.lookahead.afterstates import best_per_board, candidates
 from repgym.agents.lookahead.engine import make_engine
 from repgym.agents.lookahead.training import LookaheadConfig, SelfPlay, calibrate_scale
-from repgym.agents.lookahead.value import ValueFunction, ValueNet, input_planes
+from repgym.agents.lookahead.value import ValueFunction, ValueNet, encode, input_planes
 from repgym.envs.bubble.rules import BubbleConfig
 
 SEARCHES = ("lookahead", "nmcs", "beam", "mcts")
@@ -270,6 +270,19 @@ class LookaheadAgent(Agent):
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """The value network's layers: ``value.conv0`` .. ``value.conv{blocks}``, ``value.fc``, ``value.out``."""
         return {f"value.{name}": m for name, m in self.value.net.layers().items()}
+
+    def represent(self, observation: np.ndarray) -> torch.Tensor:
+        """``(n,)`` the value network's output ``V(board) / scale`` on the observed boards themselves (``predict``
+        only evaluates afterstates), so that every latent module runs once per observation; encoded as for play
+        (canonical colours; no unknown columns in an observed board)."""
+        boards, _ = self.boards_from_observation(observation)
+        net, was_training = self.value.net, self.value.net.training
+        net.eval()
+        try:
+            with torch.no_grad():
+                return net(encode(boards, self.config, canonical=self.hp.canonical))
+        finally:
+            net.train(was_training)
 
 
 def load_value(path: str | os.PathLike) -> ValueFunction:
