@@ -35,6 +35,12 @@ def register(sub) -> dict[str, Handler]:
     p_analyze.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
     p_analyze.add_argument("--out", default="repgym_analysis", help="output folder (default: ./repgym_analysis)")
     add_settings(p_analyze)
+    p_analyze.add_argument("--epsilon", type=float, default=None, help="random-move probability while collecting "
+                           "states (default: 0.1)")  # fmt: skip
+    p_analyze.add_argument("--max-episode-steps", type=int, default=None,
+                           help="steps per episode while collecting and measuring returns (default: 200)")  # fmt: skip
+    p_analyze.add_argument("--min-episodes", type=int, default=None, help="cut long episodes while collecting so "
+                           "that at least this many are seen (probe folds split by episode; default: 20)")  # fmt: skip
     add_threads(p_analyze, "torch and BLAS threads")
     return {"analyze": _cmd_analyze}
 
@@ -44,8 +50,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from repgym.evaluation.analyze import analyze_checkpoint
 
     set_torch_threads(args.threads)
+    settings = {"epsilon": args.epsilon, "max_episode_steps": args.max_episode_steps, "min_episodes": args.min_episodes}
     report = analyze_checkpoint(args.checkpoint, env_id=args.env_id, env_kwargs=parse_settings(args.set),
                                 states=args.states, compare=args.compare, out_dir=args.out, seed=args.seed,
-                                episodes=args.episodes, threads=args.threads)  # fmt: skip
+                                episodes=args.episodes, threads=args.threads,
+                                **{k: v for k, v in settings.items() if v is not None})  # fmt: skip
     print(f"wrote {report}")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -363,9 +363,12 @@ def analyze_checkpoint(
     episodes: int = 5,
     threads: int = 1,
     progress: bool = True,
+    **settings: Any,
 ) -> Path:
     """Load an agent checkpoint (and optionally a second one), analyse it in its env (or ``env_id`` made with
     ``env_kwargs``), and write ``report.md``, figures, ``table.csv`` and ``table.json`` to ``out_dir``.
+
+    ``settings`` are further fields of :class:`AnalysisSettings` (e.g. ``epsilon``, ``max_episode_steps``).
 
     Returns the path of ``report.md``.
     """
@@ -383,8 +386,11 @@ def analyze_checkpoint(
     env = gym.make(env_id, **kwargs)
     agent = load_agent(checkpoint, env=env)
     other = load_agent(compare, env=gym.make(env_id, **kwargs)) if compare is not None else None
-    settings = AnalysisSettings(states=states, seed=seed, episodes=episodes, blas_threads=threads)
-    analysis = analyze_agent(agent, env, settings, compare=other, progress=progress)
+    unknown = sorted(set(settings) - {f.name for f in fields(AnalysisSettings)})
+    if unknown:
+        raise ValueError(f"unknown analysis settings {unknown}; see repgym.evaluation.analyze.AnalysisSettings")
+    config = AnalysisSettings(states=states, seed=seed, episodes=episodes, blas_threads=threads, **settings)
+    analysis = analyze_agent(agent, env, config, compare=other, progress=progress)
     analysis.meta.update(
         checkpoint=str(checkpoint),
         checkpoint_agent=meta.get("agent"),

@@ -76,6 +76,10 @@ def test_repgym_analyze_writes_the_report(tmp_path, capsys) -> None:
             str(tmp_path / "dqn1"),
             "--out",
             str(out),
+            "--epsilon",
+            "0.25",
+            "--max-episode-steps",
+            "30",
         ]
     )
     assert code == 0, capsys.readouterr().err
@@ -112,6 +116,15 @@ def test_repgym_analyze_writes_the_report(tmp_path, capsys) -> None:
     assert len(Table.read_csv(out / "table.csv")) == len(table)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["states"] == 80 and "q_net_target.q_net.0" in meta["skipped_layers"]
+    assert meta["settings"]["epsilon"] == 0.25 and meta["settings"]["max_episode_steps"] == 30
+
+
+def test_analyze_checkpoint_refuses_unknown_settings(tmp_path) -> None:
+    from repgym.evaluation.analyze import analyze_checkpoint
+
+    make_agent("sb3-dqn", gym.make("repgym/BubbleBreaker-v0", **TINY), seed=0).save(tmp_path / "dqn")
+    with pytest.raises(ValueError, match="unknown analysis settings \\['epsilom'\\]"):
+        analyze_checkpoint(tmp_path / "dqn", states=10, out_dir=tmp_path / "out", epsilom=0.2, progress=False)
 
 
 def test_repgym_analyze_reports_a_bad_checkpoint(tmp_path, capsys) -> None:
