@@ -14,7 +14,7 @@ every finished job (so a killed run resumes). Jobs run in worker processes (--ba
 tasks (--backend ray; pip install "repgym[ray]"), on a local Ray instance or the cluster at --address.
 
 suites:
-  quick   every baseline (random, size-weighted, greedy, optimal, ...) and learners trained for ~2k steps,
+  quick   every baseline (random, size-weighted, greedy, optimal, ...) and learners trained for 2-3k steps,
           3 seeds x 10 episodes on every registered env; minutes on a 2-core laptop
   full    every baseline and learners trained for 50k steps, 5 seeds x 30 episodes; hours of CPU
 

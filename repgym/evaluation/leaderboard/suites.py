@@ -25,6 +25,7 @@ from repgym.evaluation.leaderboard.jobs import JobSpec
 # Env kinds, from the env: what a learner can act in.
 MASKED, DISCRETE, CONTINUOUS = "discrete+masks", "discrete", "continuous"
 
+_BUBBLE = ("repgym.envs.bubble",)  # the look-ahead agent plays Bubble Breaker / SameGame only
 _PPO_SHORT = {"n_steps": 512, "batch_size": 64, "n_epochs": 4}
 _QR_SHORT = {"net_arch": [64, 64], "cnn_channels": [8, 16], "cnn_hidden": 64, "n_quantiles": 32,
              "buffer_size": 10_000, "learning_starts": 500, "exploration_steps": 1_500,
@@ -39,6 +40,12 @@ class Learner:
     steps: int
     kinds: tuple[str, ...]
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()  # only envs whose class is defined under one of these modules (empty: any env)
+
+    def plays(self, env: gym.Env, kind: str) -> bool:
+        """Whether this learner can act in ``env`` (of kind ``kind``)."""
+        module = type(env.unwrapped).__module__
+        return kind in self.kinds and (not self.modules or any(module.startswith(m) for m in self.modules))
 
 
 @dataclass(frozen=True)
@@ -56,17 +63,19 @@ class Suite:
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
-        Suite("quick", "baselines + learners trained for ~2k steps, 3 seeds x 10 episodes; minutes on a laptop",
+        Suite("quick", "baselines + learners trained for 2-3k steps, 3 seeds x 10 episodes; minutes on a laptop",
               seeds=3, eval_episodes=10, skip_baselines=("tabu-colour",), learners=(
                   Learner("sb3-maskable-ppo", 2048, (MASKED,), _PPO_SHORT),
                   Learner("sb3-ppo", 2048, (DISCRETE, CONTINUOUS), _PPO_SHORT),
                   Learner("qr-dqn", 2000, (MASKED, DISCRETE), _QR_SHORT),
+                  Learner("lookahead", 3000, (MASKED,), modules=_BUBBLE),
               )),
         Suite("full", "every baseline + learners trained for 50k steps, 5 seeds x 30 episodes; hours of CPU",
               seeds=5, eval_episodes=30, learners=(
                   Learner("sb3-maskable-ppo", 50_000, (MASKED,)),
                   Learner("sb3-ppo", 50_000, (DISCRETE, CONTINUOUS)),
                   Learner("qr-dqn", 50_000, (MASKED, DISCRETE)),
+                  Learner("lookahead", 50_000, (MASKED,), modules=_BUBBLE),
                   Learner("sb3-sac", 50_000, (CONTINUOUS,)),
               )),
     )
@@ -130,15 +139,16 @@ def make_jobs(
     for env_id in select_envs(envs):
         env = gym.make(env_id)
         kind, baselines = env_kind(env), baseline_names(env)
+        fitting = [learner for learner in suite.learners if learner.plays(env, kind)]
         env.close()
         plays: list[tuple[str, int, dict[str, Any]]] = [(b, 0, {}) for b in baselines if b not in suite.skip_baselines]
-        fitting = [learner for learner in suite.learners if kind in learner.kinds]
         plays += [(learner.agent, learner.steps, learner.hyperparameters) for learner in fitting]
         if wanted:
             listed = {name for name, _, _ in plays}
             extra = [(a, 0, {}) for a in wanted if a in baselines and a not in listed]
+            in_suite = {learner.agent for learner in suite.learners}  # those the suite keeps off envs they cannot play
             extra += [(a, fitting[0].steps if fitting else 10_000, {}) for a in wanted
-                      if a in AGENTS and a not in listed]  # fmt: skip
+                      if a in AGENTS and a not in listed and a not in in_suite]  # fmt: skip
             plays = [p for p in plays + extra if p[0] in wanted]
         for agent, steps, hp in plays:
             jobs += [JobSpec(env_id, agent, seed, steps, episodes, epsilon, hyperparameters=dict(hp), suite=suite.name)

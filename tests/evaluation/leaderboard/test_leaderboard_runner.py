@@ -27,6 +27,10 @@ def test_quick_suite_covers_every_registered_env_with_its_baselines():
     assert all("random" in agents for agents in agents_by_env.values())
     assert {"size-weighted", "greedy", "sb3-maskable-ppo"} <= agents_by_env["repgym/BubbleBreaker-v0"]
     assert {"optimal", "sb3-ppo", "qr-dqn"} <= agents_by_env["repgym/KeyToDoor-v0"]
+    assert "lookahead" in agents_by_env["repgym/SameGame-v0"]  # only where it can play: Bubble Breaker / SameGame
+    assert "lookahead" not in agents_by_env["repgym/KeyToDoor-v0"] | agents_by_env["repgym/TwoLinkReach-v0"]
+    named = make_jobs("quick", agents=["lookahead"], seeds=1)  # naming it does not send it where it cannot play
+    assert {j.env_id for j in named} == {e.id for e in all_envs() if "Bubble" in e.id or "SameGame" in e.id}
     assert "sb3-ppo" in agents_by_env["repgym/TwoLinkReach-v0"]
     assert len({j.key for j in jobs}) == len(jobs)
     assert Counter(j.seed for j in jobs)[0] == len(jobs) // 3  # 3 seeds each
