@@ -16,7 +16,7 @@ from repgym.cli.common import Handler, parse_hyperparameters, parse_settings
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main", "parse_hyperparameters", "parse_settings"]
 
-COMMAND_MODULES = ["envs", "physics", "search", "agents", "analyze", "bench"]
+COMMAND_MODULES = ["envs", "physics", "search", "agents", "analyze", "world", "bench"]
 
 EPILOG_MAIN = """\
 examples:

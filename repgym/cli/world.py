@@ -1,0 +1,298 @@
+"""``repgym world``: the World Models pipeline — collect, train-vae, train-rnn, train-controller, eval.
+
+Every stage reads and writes folders under ``--run`` (default ``runs/world``): ``data/`` (shards + manifest),
+``vision/``, ``memory/`` and ``controller/`` (a ``world-model`` agent checkpoint, loadable with ``load_agent``).
+Each stage resumes from what is already there: collect skips existing shards, training continues from its
+checkpoint up to the requested epochs / generations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from repgym.cli.common import Handler, add_command, add_settings, add_threads, parse_settings, set_torch_threads
+
+EPILOG_WORLD = """\
+the pipeline, small budgets (minutes on a laptop CPU):
+  repgym world collect repgym/KeyToDoor-v0 --set obs_mode=pixels --episodes 200 --run runs/k2d
+  repgym world train-vae --run runs/k2d --epochs 10
+  repgym world train-rnn --run runs/k2d --epochs 20
+  repgym world train-controller --run runs/k2d --generations 10 --workers 2
+  repgym world train-controller --run runs/k2d --dream --tau 1.0 --generations 30 --out runs/k2d/dream-1.0
+  repgym world eval runs/k2d/controller --episodes 20
+"""
+EPILOG_COLLECT = """\
+frames are stored as 64x64x3 uint8; episode j is reset with seed SEED + j; existing shards are kept (resume).
+examples:
+  repgym world collect repgym/TwoLinkReach-v0 --set obs_mode=pixels --episodes 50
+  repgym world collect repgym/KeyToDoor-v0 --set obs_mode=pixels --set delay=10 --episodes 200 --run runs/k2d
+"""
+EPILOG_VAE = """\
+prints the held-out reconstruction error next to a mean-frame baseline; writes OUT/samples.png.
+examples:
+  repgym world train-vae --run runs/k2d --epochs 10
+  repgym world train-vae --run runs/k2d --model vqvae --codebook-size 64 --out runs/k2d/vq
+"""
+EPILOG_RNN = """\
+prints the held-out next-latent NLL next to the "next z = current z" baseline's.
+examples:
+  repgym world train-rnn --run runs/k2d --epochs 20
+  repgym world train-rnn --run runs/k2d --vision runs/k2d/vq --out runs/k2d/vq-memory
+"""
+
+
+def register(sub) -> dict[str, Handler]:
+    world = add_command(sub, "world", "World Models pipeline: collect, train-vae, train-rnn, train-controller, eval",
+                        epilog=EPILOG_WORLD)  # fmt: skip
+    stages = world.add_subparsers(dest="world_command", metavar="STAGE")
+
+    p = add_command(stages, "collect", "record random-policy episodes (frames, actions, rewards, ground truth)",
+                    epilog=EPILOG_COLLECT)  # fmt: skip
+    p.add_argument("env_id", help="a Gymnasium env id with picture observations (or rgb_array rendering)")
+    p.add_argument("--episodes", type=int, default=100, help="episodes in total (default: 100)")
+    p.add_argument("--shard-size", type=int, default=10, help="episodes per shard file (default: 10)")
+    p.add_argument("--max-steps", type=int, default=None, help="cut episodes after this many steps")
+    p.add_argument("--policy", default=None, help="an agent checkpoint to act with instead of random actions")
+    _common(p)
+    add_settings(p)
+
+    p = add_command(stages, "train-vae", "train V (VAE, beta-VAE or VQ-VAE) on the collected frames",
+                    epilog=EPILOG_VAE)  # fmt: skip
+    p.add_argument("--model", choices=("vae", "vqvae"), default="vae", help="vision model (default: vae)")
+    p.add_argument("--latent-dim", type=int, default=32, help="VAE z size (default: 32)")
+    p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight; > 1 for a beta-VAE (default: 1)")
+    p.add_argument("--channels", type=int, default=32, help="width of the first conv layer (default: 32)")
+    p.add_argument("--codebook-size", type=int, default=64, help="VQ-VAE codes (default: 64)")
+    p.add_argument("--code-dim", type=int, default=8, help="VQ-VAE code vector size (default: 8)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs in total, counting resumed ones (default: 10)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--out", default=None, help="checkpoint folder (default: RUN/vision)")
+    _common(p)
+
+    p = add_command(stages, "train-rnn", "train M (MDN-LSTM) on the encoded episodes", epilog=EPILOG_RNN)
+    p.add_argument("--vision", default=None, help="V checkpoint (default: RUN/vision)")
+    p.add_argument("--hidden", type=int, default=256, help="LSTM units (default: 256)")
+    p.add_argument("--mixtures", type=int, default=5, help="Gaussians per latent dimension (default: 5)")
+    p.add_argument("--seq-len", type=int, default=32, help="training window length (default: 32)")
+    p.add_argument("--epochs", type=int, default=20, help="epochs in total, counting resumed ones (default: 20)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--out", default=None, help="checkpoint folder (default: RUN/memory)")
+    _common(p)
+
+    p = add_command(stages, "train-controller", "optimise the controller with CMA-ES, in the real env or the dream",
+                    epilog="examples:\n  repgym world train-controller --run runs/k2d --generations 10 --workers 2\n"
+                    "  repgym world train-controller --run runs/k2d --dream --tau 1.5 --generations 30 "
+                    "--out runs/k2d/dream-1.5\n")  # fmt: skip
+    p.add_argument("--vision", default=None, help="V checkpoint (default: RUN/vision)")
+    p.add_argument("--memory", default=None, help="M checkpoint (default: RUN/memory)")
+    p.add_argument("--dream", action="store_true", help="score candidates inside M's dream, not the real env")
+    p.add_argument("--tau", type=float, default=1.0, help="dream temperature (default: 1.0)")
+    p.add_argument("--generations", type=int, default=None, help="more generations to run (default: 10)")
+    p.add_argument("--steps", type=int, default=None, help="more env (or dream) steps to spend, instead or as well")
+    p.add_argument("--popsize", type=int, default=16, help="candidates per generation (default: 16)")
+    p.add_argument("--sigma", type=float, default=0.1, help="CMA-ES initial step size (default: 0.1)")
+    p.add_argument("--episodes-per-candidate", type=int, default=1, help="episodes averaged per score (default: 1)")
+    p.add_argument("--controller-hidden", type=int, default=0, help="hidden units; 0 = linear (default: 0)")
+    p.add_argument("--z-only", action="store_true", help="the controller reads z alone, not [z, h]")
+    p.add_argument("--max-episode-steps", type=int, default=None, help="cap on episode length while scoring")
+    p.add_argument("--workers", type=int, default=2, help="worker processes scoring candidates; 0 = in process")
+    p.add_argument("--out", default=None, help="agent checkpoint folder (default: RUN/controller)")
+    _common(p)
+
+    p = add_command(stages, "eval", "play a trained controller in the real env (and the dream) against random",
+                    epilog="examples:\n  repgym world eval runs/k2d/controller --episodes 20\n"
+                    "  repgym world eval runs/k2d/dream-1.0 --dream-tau 1.0 --json k2d.json\n")  # fmt: skip
+    p.add_argument("checkpoint", help="a world-model agent checkpoint folder")
+    p.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
+    p.add_argument("--dream-tau", type=float, default=None, help="also play the dream at this temperature")
+    p.add_argument("--seed", type=int, default=10_000, help="first episode seed (default: 10000)")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
+    add_threads(p)
+
+    handlers = {"collect": _collect, "train-vae": _train_vae, "train-rnn": _train_rnn,
+                "train-controller": _train_controller, "eval": _eval}  # fmt: skip
+
+    def dispatch(args: argparse.Namespace) -> int:
+        if args.world_command is None:
+            world.print_help()
+            return 0
+        return handlers[args.world_command](args)
+
+    return {"world": dispatch}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default="runs/world", help="folder of this pipeline's stages (default: runs/world)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads(p)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from repgym.worlds.data import collect
+
+    policy = None
+    name = "random"
+    if args.policy:
+        from repgym.agents import load_agent
+
+        agent = load_agent(args.policy)
+        name = f"agent:{Path(args.policy).resolve()}"
+
+        def policy(env):  # the loaded agent acts on the env's own observations
+            return lambda obs, info: agent.predict(obs, deterministic=False)[0]
+
+    set_torch_threads(args.threads)
+    manifest = collect(args.env_id, Path(args.run) / "data", args.episodes, args.shard_size, args.seed,
+                       parse_settings(args.set), policy, name, args.max_steps, not args.no_progress)  # fmt: skip
+    steps = sum(s["steps"] for s in manifest["shards"])
+    print(f"{len(manifest['shards'])} shards, {steps} steps in {Path(args.run) / 'data'}")
+    return 0
+
+
+def _train_vae(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from repgym.worlds.checkpoint import build_vision
+    from repgym.worlds.data import load_episodes, split_episodes
+    from repgym.worlds.figures import save_reconstructions
+    from repgym.worlds.training import stack_frames, train_vision
+
+    set_torch_threads(args.threads)
+    import torch
+
+    torch.manual_seed(args.seed)
+    train, val = split_episodes(load_episodes(Path(args.run) / "data"), 0.1)
+    if args.model == "vae":
+        vision = build_vision({"kind": "vae", "latent_dim": args.latent_dim, "beta": args.beta,
+                               "channels": args.channels})  # fmt: skip
+    else:
+        vision = build_vision({"kind": "vqvae", "codebook_size": args.codebook_size, "code_dim": args.code_dim,
+                               "channels": args.channels})  # fmt: skip
+    out = Path(args.out or Path(args.run) / "vision")
+    frames, val_frames = stack_frames(train), stack_frames(val)
+    history = train_vision(vision, frames, val_frames, args.epochs, args.batch_size, args.lr, out, args.seed,
+                           not args.no_progress)  # fmt: skip
+    mean_frame = frames.astype(np.float32).mean(0) / 255.0
+    baseline = float(((val_frames.astype(np.float32) / 255.0 - mean_frame) ** 2).mean())
+    png = save_reconstructions(vision, val_frames, out / "samples.png", title=f"{args.model}, {out}")
+    last = history[-1] if history else {}
+    print(f"{args.model}: validation reconstruction MSE per pixel {last.get('val_recon_mse', float('nan')):.5f} "
+          f"(mean-frame baseline {baseline:.5f}); samples in {png}")  # fmt: skip
+    return 0
+
+
+def _train_rnn(args: argparse.Namespace) -> int:
+    from repgym.worlds.checkpoint import build_memory, load_vision
+    from repgym.worlds.data import load_episodes, read_manifest, split_episodes
+    from repgym.worlds.mdn_rnn import action_size
+    from repgym.worlds.training import encode_episodes, train_memory
+
+    set_torch_threads(args.threads)
+    import gymnasium as gym
+    import torch
+
+    import repgym.envs  # noqa: F401
+
+    torch.manual_seed(args.seed)
+    data = Path(args.run) / "data"
+    manifest = read_manifest(data)
+    space = gym.make(manifest["env_id"], **manifest["env_kwargs"]).action_space
+    vision, _ = load_vision(args.vision or Path(args.run) / "vision")
+    train, val = split_episodes(load_episodes(data), 0.1)
+    enc_train, enc_val = encode_episodes(vision, train, space), encode_episodes(vision, val, space)
+    codes = {"positions": vision.positions, "codebook_size": vision.codebook_size} if vision.discrete else {}
+    memory = build_memory({"latent_dim": vision.latent_dim, "action_dim": action_size(space), "hidden": args.hidden,
+                           "mixtures": args.mixtures, **codes})  # fmt: skip
+    out = Path(args.out or Path(args.run) / "memory")
+    history = train_memory(memory, enc_train, enc_val, args.epochs, args.seq_len, args.batch_size, args.lr, out,
+                           args.seed, not args.no_progress)  # fmt: skip
+    last = history[-1]
+    print(f"next-latent NLL per step on held-out episodes: M {last['val_nll']:.3f} nats, persistence baseline "
+          f"{last['val_baseline_nll']:.3f} nats (lower is better); reward MSE {last['val_reward_mse']:.4g}, "
+          f"done BCE {last['val_done_bce']:.4g}; checkpoint in {out}")  # fmt: skip
+    return 0
+
+
+def _train_controller(args: argparse.Namespace) -> int:
+    from repgym.agents import load_agent
+    from repgym.agents.base import META_FILE
+    from repgym.agents.world_model.agent import WorldModelAgent, load_world_model
+    from repgym.worlds.data import load_episodes, read_manifest
+    from repgym.worlds.training import encode_episodes
+
+    set_torch_threads(args.threads)
+    run = Path(args.run)
+    out = Path(args.out or run / "controller")
+    manifest = read_manifest(run / "data")
+    hp = {"popsize": args.popsize, "sigma0": args.sigma, "episodes_per_candidate": args.episodes_per_candidate,
+          "controller_hidden": args.controller_hidden, "use_hidden": not args.z_only, "workers": args.workers,
+          "max_episode_steps": args.max_episode_steps, "dream": args.dream, "tau": args.tau}  # fmt: skip
+    if (out / META_FILE).is_file():
+        agent = load_agent(out)
+        agent.config.workers = args.workers
+        print(f"resuming from {out}: {agent.search.generations if agent.search else 0} generations done")
+    else:
+        vision, memory = load_world_model(args.vision or run / "vision", args.memory or run / "memory")
+        episodes = load_episodes(run / "data")
+        import gymnasium as gym
+
+        import repgym.envs  # noqa: F401
+
+        env = gym.make(manifest["env_id"], **manifest["env_kwargs"])
+        encoded = encode_episodes(vision, episodes, env.action_space)
+        import torch
+
+        starts = torch.stack([e.codes[0] if e.codes is not None else e.z[0] for e in encoded]).numpy()
+        agent = WorldModelAgent.from_world(env, vision, memory, starts, max(len(e) for e in episodes), args.seed,
+                                           **hp)  # fmt: skip
+    generations = args.generations if args.generations or args.steps else 10
+    result = agent.train_controller(generations, args.steps, args.dream, args.tau, not args.no_progress)
+    agent.save(out)
+    where = f"dream (tau={args.tau})" if args.dream else "real env"
+    print(f"CMA-ES in the {where}: {result.generations} generations, best score {result.best_fitness:.3f}, last "
+          f"generation mean {result.history[-1]['mean_fitness']:.3f}; {agent.num_timesteps} real env steps in "
+          f"total; agent saved to {out}")  # fmt: skip
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from repgym.agents import load_agent
+    from repgym.agents.world_model.rollout import dream_returns, play_returns
+    from repgym.worlds.dream import DreamEnv
+
+    set_torch_threads(args.threads)
+    agent = load_agent(args.checkpoint)
+    if agent.name != "world-model":
+        raise ValueError(f"{args.checkpoint} holds a {agent.name!r} agent; `repgym world eval` needs a world-model one")
+    cap = agent.config.max_episode_steps
+    rows = {
+        "controller (real env)": play_returns(agent.env, agent.world, agent.controller, args.episodes, args.seed, cap),
+        "random (real env)": play_returns(agent.env, None, None, args.episodes, args.seed, cap),
+    }
+    if args.dream_tau is not None:
+        task = agent.rollout_task("dream", args.dream_tau)
+        dream = DreamEnv(agent.memory, task.starts, agent.env.action_space, agent.vision, args.dream_tau,
+                         task.max_steps or 1000, observe_hidden=agent.config.use_hidden)  # fmt: skip
+        rows[f"controller (dream, tau={args.dream_tau})"] = dream_returns(dream, agent.controller, args.episodes,
+                                                                          args.seed)  # fmt: skip
+    table = Table(title=f"{agent.env_id}: {args.episodes} episodes from seed {args.seed}")
+    for col in ("policy", "mean return", "std", "min", "max"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for name, r in rows.items():
+        table.add_row(name, f"{r.mean():.3f}", f"{r.std():.3f}", f"{r.min():.3f}", f"{r.max():.3f}")
+    Console().print(table)
+    if args.json:
+        payload = {"checkpoint": str(args.checkpoint), "env_id": agent.env_id, "episodes": args.episodes,
+                   "seed": args.seed, "returns": {k: np.asarray(v).tolist() for k, v in rows.items()}}  # fmt: skip
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    return 0

@@ -1,0 +1,94 @@
+"""The world-model agent: make_agent, learn on a tiny budget, predict with state, save/load, latent modules."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import repgym.envs  # noqa: F401
+from repgym.agents import load_agent, make_agent
+from repgym.agents.world_model import WorldModelAgent
+from repgym.evaluation.capture import agent_runner, capture_activations
+
+TINY = {"channels": 2, "latent_dim": 4, "hidden": 8, "vae_epochs": 1, "rnn_epochs": 1, "popsize": 4}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    agent = make_agent("world-model", env, seed=0, **TINY)
+    agent.learn(200)
+    return agent
+
+
+def test_learn_spends_the_budget_on_rollouts_and_cma(trained):
+    assert isinstance(trained, WorldModelAgent) and trained.trained_world
+    assert trained.search is not None and trained.search.generations >= 1
+    # half the budget on random rollouts (the last episode cut), the rest on CMA-ES (it may finish a generation)
+    assert trained.num_timesteps - trained.search.steps == 100 and trained.num_timesteps >= 200
+    assert len(trained.vision_history) == 1 and len(trained.memory_history) == 1
+
+
+def test_predict_is_recurrent_and_batched(trained):
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    obs, _ = env.reset(seed=1)
+    action, state = trained.predict(obs)
+    assert env.action_space.contains(int(action))
+    assert state[0].shape == state[1].shape == (1, 1, 8)
+    _, state2 = trained.predict(obs, state)
+    assert not np.allclose(state2[0], state[0])  # the memory moved on
+    _, fresh = trained.predict(obs, state, episode_start=np.array([True]))
+    np.testing.assert_allclose(fresh[0], state[0], atol=1e-6)  # episode_start resets the memory
+    batch = np.stack([obs, obs, obs])
+    actions, bstate = trained.predict(batch)
+    assert actions.shape == (3,) and bstate[0].shape == (1, 3, 8)
+
+
+def test_save_load_roundtrip_gives_the_same_predictions(trained, tmp_path):
+    trained.save(tmp_path / "wm")
+    loaded = load_agent(tmp_path / "wm")
+    assert isinstance(loaded, WorldModelAgent) and loaded.num_timesteps == trained.num_timesteps
+    assert loaded.search.generations == trained.search.generations
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    obs, _ = env.reset(seed=2)
+    s1 = s2 = None
+    for _ in range(5):
+        a1, s1 = trained.predict(obs, s1)
+        a2, s2 = loaded.predict(obs, s2)
+        assert a1 == a2
+        np.testing.assert_allclose(s1[0], s2[0], atol=1e-6)
+        obs, *_ = env.step(int(a1))
+    loaded.learn(40)  # training continues: more CMA-ES generations
+    assert loaded.search.generations > trained.search.generations
+
+
+def test_latent_modules_expose_encoder_z_and_lstm(trained):
+    mods = trained.latent_modules()
+    assert {"encoder", "z", "lstm", "controller"} <= set(mods)
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    obs = np.stack([env.reset(seed=s)[0] for s in range(6)])
+    cap = capture_activations(mods, agent_runner(trained), obs)
+    assert cap.activations["z"].shape == (6, 4)
+    with torch.no_grad():
+        expected = trained.vision.encode(torch.as_tensor(obs).permute(0, 3, 1, 2).float() / 255).numpy()
+    np.testing.assert_allclose(cap.activations["z"], expected, atol=1e-5)
+    assert cap.activations["lstm.h"].shape[:2] == (6, 8)
+
+
+def test_dream_training_uses_no_extra_real_steps():
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    agent = make_agent("world-model", env, seed=0, dream=True, dream_generations=2, vision="vqvae", code_dim=2,
+                       codebook_size=8, **{k: v for k, v in TINY.items() if k != "latent_dim"})  # fmt: skip
+    agent.learn(100)
+    assert agent.search.generations == 2 and agent.num_timesteps == 100  # rollouts only
+
+
+def test_bad_hyperparameters_are_named():
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels")
+    with pytest.raises(ValueError, match="unknown world-model hyperparameters"):
+        make_agent("world-model", env, latnet_dim=3)
+    with pytest.raises(ValueError, match="vision must be"):
+        make_agent("world-model", env, vision="gan")
