@@ -40,7 +40,8 @@ def evaluate_agent(
     agent: Agent, env: gym.Env, n_episodes: int = 10, seed: int = 0, deterministic: bool = True
 ) -> EvalResult:
     """Play ``n_episodes`` episodes (episode ``i`` from ``reset(seed=seed + i)``), acting with
-    ``agent.predict(obs, deterministic=..., action_masks=info["action_mask"])`` where the env gives masks."""
+    ``agent.predict(obs, state, episode_start, deterministic=..., action_masks=info["action_mask"])`` (masks where
+    the env gives them; the recurrent state returned by one call goes into the next, reset at each episode start)."""
     if isinstance(env, gym.vector.VectorEnv):
         raise ValueError("evaluate_agent plays a single env; pass gym.make(...), not a vector env")
     if n_episodes < 1:
@@ -50,8 +51,11 @@ def evaluate_agent(
     for episode in range(n_episodes):
         obs, info = env.reset(seed=seed + episode)
         total, steps, done = 0.0, 0, False
+        state, start = None, np.ones(1, dtype=bool)  # recurrent agents carry their memory through the episode
         while not done:
-            action, _ = agent.predict(obs, deterministic=deterministic, action_masks=action_mask(env, info))
+            action, state = agent.predict(obs, state=state, episode_start=start, deterministic=deterministic,
+                                          action_masks=action_mask(env, info))  # fmt: skip
+            start = np.zeros(1, dtype=bool)
             obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             total += float(reward)
             steps += 1

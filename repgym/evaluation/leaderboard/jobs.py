@@ -98,13 +98,15 @@ def play_episodes(
     returns = np.zeros(episodes)
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
-        done = False
+        done, state, start = False, None, np.ones(1, dtype=bool)
         while not done:
             mask = action_mask(env, info)
+            # the agent acts (and a recurrent one updates its memory) every step, also when epsilon overrides it
+            action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True,
+                                          action_masks=mask)  # fmt: skip
+            start = np.zeros(1, dtype=bool)
             if epsilon > 0 and rng.random() < epsilon:
                 action = random_action(env.action_space, mask, rng)
-            else:
-                action, _ = agent.predict(obs, deterministic=True, action_masks=mask)
             obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             returns[i] += float(reward)
             done = terminated or truncated
