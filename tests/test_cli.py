@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import gymnasium as gym
 import pytest
 
 import repgym
@@ -56,3 +57,23 @@ def test_settings_parsing() -> None:
     }  # fmt: skip
     with pytest.raises(ValueError, match="key=value"):
         parse_settings(["rows"])
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(capsys, monkeypatch) -> None:
+    """An argument SB3 or an env does not take surfaces as one line (exit 1); REPGYM_DEBUG shows the traceback."""
+    monkeypatch.delenv("REPGYM_DEBUG", raising=False)
+    args = ["train", "sb3-ppo", "CartPole-v1", "--steps", "10", "--set", "nosuch=1", "--eval-episodes", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "TypeError" in err and "nosuch" in err and "REPGYM_DEBUG=1" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("REPGYM_DEBUG", "1")
+    with pytest.raises(TypeError, match="nosuch"):
+        main(args)
+
+
+def test_a_checkpoint_that_does_not_fit_the_env_is_a_clear_error(tmp_path) -> None:
+    from repgym.agents import load_agent, make_agent
+
+    make_agent("qr-dqn", "CartPole-v1", net_arch=[8]).save(tmp_path / "qr")
+    with pytest.raises(ValueError, match="does not fit this env: its qr-dqn network was built for CartPole-v1"):
+        load_agent(tmp_path / "qr", env=gym.make("Acrobot-v1"))

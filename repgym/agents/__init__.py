@@ -54,7 +54,15 @@ def load_agent(path: str | os.PathLike, env: EnvLike | None = None) -> Agent:
     name = meta.get("agent")
     if name not in AGENTS:
         raise ValueError(f"checkpoint {path} holds agent {name!r}, which this repgym does not know")
-    return AGENTS[name].load_class().load(path, env=env)
+    try:
+        return AGENTS[name].load_class().load(path, env=env)
+    except RuntimeError as err:  # torch: the saved weights do not fit the network this env needs
+        if "state_dict" not in str(err) and "size mismatch" not in str(err):
+            raise
+        env_id = meta.get("env_id")
+        raise ValueError(f"checkpoint {path} does not fit this env: its {name} network was built for {env_id} "
+                         f"with {meta.get('env_kwargs') or 'default arguments'} (observation or action shapes "
+                         "differ); use the env it was trained on") from None  # fmt: skip
 
 
 _SB3 = "repgym.agents.baselines:SB3Agent"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,8 @@ import repgym
 from repgym.cli.common import Handler, parse_hyperparameters, parse_settings
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main", "parse_hyperparameters", "parse_settings"]
+
+DEBUG_VAR = "REPGYM_DEBUG"  # set: unexpected errors show their traceback instead of one line
 
 COMMAND_MODULES = ["envs", "physics", "search", "agents", "analyze", "world", "bench"]
 
@@ -66,3 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"repgym {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001  (e.g. a TypeError for an argument an env or SB3 does not take)
+        if os.environ.get(DEBUG_VAR):
+            raise
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"repgym {args.command}: error: {type(err).__name__}: {first_line} "
+              f"(set {DEBUG_VAR}=1 to see the traceback)", file=sys.stderr)  # fmt: skip
+        return 1

@@ -49,7 +49,7 @@ tabu-colour, optimal) or a registered agent name (played untrained). Episode i i
 evaluation seed + i. Writes one MP4 per episode through Gymnasium's RecordVideo.
 
 examples:
-  repgym record runs/qr/checkpoint repgym/BubbleBreaker-v0 --episodes 3 --out videos
+  repgym record runs/qr-bubble/checkpoint repgym/BubbleBreaker-v0 --episodes 3 --out videos
   repgym record greedy repgym/SameGame-v0 --out videos
   repgym record optimal repgym/KeyToDoor-v0 --set delay=5
 """
