@@ -28,6 +28,17 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "qrdqn": ("sb3_contrib", "QRDQN"),
     "maskable-ppo": ("sb3_contrib", "MaskablePPO"),
 }
+# The action spaces each algorithm acts in (SB3 asserts this deep inside the constructor; we say it first).
+_DISCRETE_ONLY = (spaces.Discrete,)
+ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
+    "ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "a2c": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "dqn": _DISCRETE_ONLY,
+    "sac": (spaces.Box,),
+    "td3": (spaces.Box,),
+    "qrdqn": _DISCRETE_ONLY,
+    "maskable-ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+}
 _LATENT_TYPES = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ReLU, torch.nn.Tanh, torch.nn.LSTM)
 
 
@@ -76,6 +87,11 @@ class SB3Agent(Agent):
         self.hyperparameters = hyperparameters
         module, cls_name = ALGORITHMS[algorithm]
         cls = getattr(importlib.import_module(module), cls_name)
+        supported = ACTION_SPACES[algorithm]
+        if not isinstance(self.env.action_space, supported):
+            kinds = ", ".join(space.__name__ for space in supported)
+            raise ValueError(f"sb3-{algorithm} acts in {kinds} action spaces; {self.env_id or 'this env'} has "
+                             f"{self.env.action_space} (for physics envs, discrete agents need --bins)")  # fmt: skip
         self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **hyperparameters)
 
     @property

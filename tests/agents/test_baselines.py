@@ -57,3 +57,16 @@ def test_default_policy_picks_by_space() -> None:
     assert default_policy(gym.spaces.Box(0, 1, (6, 14, 10), np.uint8)) == "MlpPolicy"
     assert default_policy(gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)) == "CnnPolicy"
     assert default_policy(gym.spaces.Box(-1, 1, (4,))) == "MlpPolicy"
+
+
+@pytest.mark.parametrize(
+    ("agent", "env_id", "space"),
+    [
+        ("sb3-sac", "CartPole-v1", "Box"),
+        ("sb3-dqn", "Pendulum-v1", "Discrete"),
+        ("sb3-qrdqn", "Pendulum-v1", "Discrete"),
+    ],
+)
+def test_an_algorithm_in_the_wrong_action_space_is_a_clear_error(agent, env_id, space) -> None:
+    with pytest.raises(ValueError, match=f"{agent} acts in {space} action spaces; {env_id} has"):
+        make_agent(agent, env_id)
