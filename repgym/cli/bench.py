@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from repgym.cli.common import Handler, add_command, add_settings, parse_settings
 
@@ -26,6 +27,7 @@ examples:
   repgym bench --envs BubbleBreaker-v0 SameGame-v0 --agents random greedy sb3-maskable-ppo --seeds 5
   repgym bench --suite full --backend ray --address ray://head-node:10001
   repgym bench --envs Umbrella-v0 --video
+  repgym bench --envs KeyToDoor-v0 --set delay=5       the configuration people played (their recordings' entry)
   repgym bench --envs KeyToDoor-v0 --epsilon 0.05        epsilon-greedy evaluation: entries of their own
   repgym bench --suite quick --dry-run            list the jobs without running them
 """
@@ -76,6 +78,11 @@ def register(sub) -> dict[str, Handler]:
                          help="evaluation episodes per job (default: the suite's)")  # fmt: skip
     p_bench.add_argument("--epsilon", type=float, default=0.0, metavar="E",
                          help="evaluate epsilon-greedily with E (default: 0, deterministic)")  # fmt: skip
+    add_settings(
+        p_bench,
+        what="constructor argument for every selected env, e.g. delay=5 (the setting people "
+        "played, so that their scores get random and agent references)",
+    )
     p_bench.add_argument("--backend", choices=BACKENDS, default="local", help="local processes or Ray (default: local)")
     p_bench.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     p_bench.add_argument("--workers", type=int, default=None, metavar="N",
@@ -126,6 +133,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         eval_episodes=args.episodes,
         epsilon=args.epsilon,
+        env_kwargs=parse_settings(args.set),
     )
     with LeaderboardStore(args.db) as store:
         if args.dry_run:
@@ -150,7 +158,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from repgym.evaluation.leaderboard.store import LeaderboardStore
+    from repgym.evaluation.leaderboard.store import LeaderboardStore, default_db_path
 
     if args.leaderboard_command == "submit":
         from repgym.evaluation.leaderboard.submit import submit_recording
@@ -167,7 +175,10 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from repgym.evaluation.leaderboard.table import build_entries
 
     envs = select_envs(args.env) if args.env else None
-    with LeaderboardStore(args.db) as store:
+    path = default_db_path() if args.db is None else Path(args.db).expanduser()
+    if not path.exists():  # reading must not create a database
+        raise ValueError(f"no leaderboard at {path} yet: run `repgym bench` (or pass --db / set $REPGYM_DB)")
+    with LeaderboardStore(path) as store:
         by_env = build_entries(store.rows(env_ids=envs))
     if args.format == "table":
         if args.out:

@@ -111,12 +111,15 @@ def make_jobs(
     seeds: int | None = None,
     eval_episodes: int | None = None,
     epsilon: float = 0.0,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> list[JobSpec]:
     """The (env x agent x seed) jobs of ``suite``, restricted to ``envs`` and ``agents`` when given.
 
     An agent named in ``agents`` that the suite does not list is added where it can act: a baseline where it
     applies, a registered learning agent with the budget of the suite's first learner for that env kind.
-    ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically (a different protocol, other entries)."""
+    ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically (a different protocol, other entries).
+    ``env_kwargs`` are constructor arguments for every selected env (e.g. ``delay=5``: the configuration people
+    played, so that their recordings get random and agent references); an env that rejects them is an error."""
     import repgym.envs  # noqa: F401  (registers the ids)
     from repgym.agents import AGENTS
 
@@ -137,7 +140,11 @@ def make_jobs(
                              f"size-weighted, tabu-colour, optimal) or one of {sorted(AGENTS)}")  # fmt: skip
     jobs: list[JobSpec] = []
     for env_id in select_envs(envs):
-        env = gym.make(env_id)
+        try:
+            env = gym.make(env_id, **(env_kwargs or {}))
+        except TypeError as err:
+            raise ValueError(f"{env_id} does not take the env arguments {env_kwargs}: {err}; choose the envs "
+                             "that do with --envs") from None  # fmt: skip
         kind, baselines = env_kind(env), baseline_names(env)
         fitting = [learner for learner in suite.learners if learner.plays(env, kind)]
         env.close()
@@ -151,7 +158,8 @@ def make_jobs(
                       if a in AGENTS and a not in listed and a not in in_suite]  # fmt: skip
             plays = [p for p in plays + extra if p[0] in wanted]
         for agent, steps, hp in plays:
-            jobs += [JobSpec(env_id, agent, seed, steps, episodes, epsilon, hyperparameters=dict(hp), suite=suite.name)
+            jobs += [JobSpec(env_id, agent, seed, steps, episodes, epsilon, env_kwargs=dict(env_kwargs or {}),
+                             hyperparameters=dict(hp), suite=suite.name)
                      for seed in range(n_seeds)]  # fmt: skip
     return jobs
 

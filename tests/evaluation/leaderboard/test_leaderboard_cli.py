@@ -53,6 +53,12 @@ def test_a_foreign_database_is_one_clear_error(tmp_path, capsys):
     assert path.read_text() == "not a database, but precious\n" * 10
 
 
+def test_reading_a_missing_leaderboard_creates_nothing(tmp_path, capsys):
+    path = tmp_path / "none.sqlite"
+    assert main(["leaderboard", "--db", str(path)]) == 2
+    assert "no leaderboard at" in capsys.readouterr().err and not path.exists()
+
+
 def test_unknown_env_and_agent_are_user_errors(db, capsys):
     assert main(["bench", "--envs", "Nope-v0", "--db", db]) == 2
     assert "unknown env 'Nope-v0'" in capsys.readouterr().err

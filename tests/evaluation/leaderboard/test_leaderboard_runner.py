@@ -36,6 +36,14 @@ def test_quick_suite_covers_every_registered_env_with_its_baselines():
     assert Counter(j.seed for j in jobs)[0] == len(jobs) // 3  # 3 seeds each
 
 
+def test_env_arguments_reach_every_job_and_an_env_that_rejects_them_is_named():
+    jobs = make_jobs("quick", envs=["KeyToDoor-v0"], agents=["random"], seeds=1, env_kwargs={"delay": 5})
+    assert [(j.env_id, j.env_kwargs) for j in jobs] == [("repgym/KeyToDoor-v0", {"delay": 5})]
+    assert jobs[0].key != make_jobs("quick", envs=["KeyToDoor-v0"], agents=["random"], seeds=1)[0].key
+    with pytest.raises(ValueError, match="repgym/TwoLinkReach-v0 does not take the env arguments"):
+        make_jobs("quick", envs=["KeyToDoor-v0", "TwoLinkReach-v0"], env_kwargs={"delay": 5})
+
+
 def test_job_filters_and_their_errors():
     jobs = make_jobs("quick", envs=["Umbrella-v0"], agents=["random", "optimal"], seeds=2)
     assert sorted((j.agent, j.seed) for j in jobs) == [("optimal", 0), ("optimal", 1), ("random", 0), ("random", 1)]
