@@ -143,6 +143,8 @@ def _cmd_dopamine(args: argparse.Namespace) -> int:
     from repgym.agents.distributional.dopamine import dopamine_figure, dopamine_markdown, run_dopamine
 
     set_torch_threads(args.threads)
+    if args.steps < 1:
+        raise ValueError(f"--steps must be a positive number of env steps, got {args.steps}")
     result = run_dopamine(steps=args.steps, n=args.units, seed=args.seed, progress_bar=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,8 @@ controls (also shown in the window):
   continuous envs             real time; arrows, WASD, ... push each action dimension while held
   always                      R new game, Q or Esc quit, Space/Enter next game after one ends
 
-every session is recorded (JSON lines) to --record-dir, default $REPGYM_RECORDINGS or
-~/.local/share/repgym/recordings; episode i is reset with seed S + i.
+every session is recorded (JSON lines) to --record-dir, default $REPGYM_RECORDINGS, else
+$XDG_DATA_HOME/repgym/recordings, else ~/.local/share/repgym/recordings; episode i is reset with seed S + i.
 
 examples:
   repgym play repgym/KeyToDoor-v0 --set delay=50

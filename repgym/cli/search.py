@@ -55,6 +55,8 @@ def register(sub) -> dict[str, Handler]:
 def _cmd_solve(args: argparse.Namespace) -> int:
     from repgym.agents.lookahead import load_value, solve_file
 
+    if args.time < 0:
+        raise ValueError(f"--time is seconds per board (0: one pass without a budget), got {args.time}")
     set_torch_threads(args.threads)
     value = load_value(args.value) if args.value else None
     options = {name: getattr(args, name) for name in ("level", "playout", "prune", "width", "evaluator", "leaf")}

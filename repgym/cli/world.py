@@ -93,10 +93,10 @@ def register(sub) -> dict[str, Handler]:
     p.add_argument("--tau", type=float, default=1.0, help="dream temperature (default: 1.0)")
     p.add_argument("--generations", type=int, default=None, help="more generations to run (default: 10)")
     p.add_argument("--steps", type=int, default=None, help="more env (or dream) steps to spend, instead or as well")
-    p.add_argument("--popsize", type=int, default=16, help="candidates per generation (default: 16)")
-    p.add_argument("--sigma", type=float, default=0.1, help="CMA-ES initial step size (default: 0.1)")
-    p.add_argument("--episodes-per-candidate", type=int, default=1, help="episodes averaged per score (default: 1)")
-    p.add_argument("--controller-hidden", type=int, default=0, help="hidden units; 0 = linear (default: 0)")
+    p.add_argument("--popsize", type=int, default=None, help="candidates per generation (default: 16)")
+    p.add_argument("--sigma", type=float, default=None, help="CMA-ES step size (default: 0.1; resuming: the new one)")
+    p.add_argument("--episodes-per-candidate", type=int, default=None, help="episodes averaged per score (default: 1)")
+    p.add_argument("--controller-hidden", type=int, default=None, help="hidden units; 0 = linear (default: 0)")
     p.add_argument("--z-only", action="store_true", help="the controller reads z alone, not [z, h]")
     p.add_argument("--max-episode-steps", type=int, default=None, help="cap on episode length while scoring")
     p.add_argument("--workers", type=int, default=2, help="worker processes scoring candidates; 0 = in process")
@@ -145,7 +145,7 @@ def _collect(args: argparse.Namespace) -> int:
         name = f"agent:{Path(args.policy).resolve()}"
 
         def policy(env):  # the loaded agent acts on the env's own observations
-            return lambda obs, info: agent.predict(obs, deterministic=False)[0]
+            return _AgentPolicy(agent)
 
     set_torch_threads(args.threads)
     manifest = collect(args.env_id, Path(args.run) / "data", args.episodes, args.shard_size, args.seed,
@@ -155,11 +155,36 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+class _AgentPolicy:
+    """A loaded agent as a collection policy, carrying its recurrent state within an episode (reset between)."""
+
+    def __init__(self, agent) -> None:
+        self.agent = agent
+        self.state = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def __call__(self, obs, info):
+        action, self.state = self.agent.predict(obs, self.state, deterministic=False)
+        return action
+
+
+def _split(episodes: list) -> tuple[list, list]:
+    """Train / validation episodes; the stages report held-out metrics, so one episode is not enough."""
+    from repgym.worlds.data import split_episodes
+
+    if len(episodes) < 2:
+        raise ValueError(f"need at least 2 episodes (one held out for validation), got {len(episodes)}; "
+                         "collect more with `repgym world collect --episodes N`")  # fmt: skip
+    return split_episodes(episodes, 0.1)
+
+
 def _train_vae(args: argparse.Namespace) -> int:
     import numpy as np
 
     from repgym.worlds.checkpoint import build_vision
-    from repgym.worlds.data import load_episodes, split_episodes
+    from repgym.worlds.data import load_episodes
     from repgym.worlds.figures import save_reconstructions
     from repgym.worlds.training import stack_frames, train_vision
 
@@ -167,7 +192,7 @@ def _train_vae(args: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(args.seed)
-    train, val = split_episodes(load_episodes(Path(args.run) / "data"), 0.1)
+    train, val = _split(load_episodes(Path(args.run) / "data"))
     if args.model == "vae":
         vision = build_vision({"kind": "vae", "latent_dim": args.latent_dim, "beta": args.beta,
                                "channels": args.channels})  # fmt: skip
@@ -189,7 +214,7 @@ def _train_vae(args: argparse.Namespace) -> int:
 
 def _train_rnn(args: argparse.Namespace) -> int:
     from repgym.worlds.checkpoint import build_memory, load_vision
-    from repgym.worlds.data import load_episodes, read_manifest, split_episodes
+    from repgym.worlds.data import load_episodes, read_manifest
     from repgym.worlds.mdn_rnn import action_size
     from repgym.worlds.training import encode_episodes, train_memory
 
@@ -202,9 +227,9 @@ def _train_rnn(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     data = Path(args.run) / "data"
     manifest = read_manifest(data)
+    train, val = _split(load_episodes(data))
     space = gym.make(manifest["env_id"], **manifest["env_kwargs"]).action_space
     vision, _ = load_vision(args.vision or Path(args.run) / "vision")
-    train, val = split_episodes(load_episodes(data), 0.1)
     enc_train, enc_val = encode_episodes(vision, train, space), encode_episodes(vision, val, space)
     codes = {"positions": vision.positions, "codebook_size": vision.codebook_size} if vision.discrete else {}
     memory = build_memory({"latent_dim": vision.latent_dim, "action_dim": action_size(space), "hidden": args.hidden,
@@ -230,14 +255,24 @@ def _train_controller(args: argparse.Namespace) -> int:
     run = Path(args.run)
     out = Path(args.out or run / "controller")
     manifest = read_manifest(run / "data")
-    hp = {"popsize": args.popsize, "sigma0": args.sigma, "episodes_per_candidate": args.episodes_per_candidate,
-          "controller_hidden": args.controller_hidden, "use_hidden": not args.z_only, "workers": args.workers,
-          "max_episode_steps": args.max_episode_steps, "dream": args.dream, "tau": args.tau}  # fmt: skip
+    # search settings: given ones apply on resume too; None = not given (the default, or the checkpoint's)
+    search = {"popsize": args.popsize, "sigma0": args.sigma, "episodes_per_candidate": args.episodes_per_candidate,
+              "max_episode_steps": args.max_episode_steps}  # fmt: skip
+    given = {k: v for k, v in search.items() if v is not None}
     if (out / META_FILE).is_file():
         agent = load_agent(out)
+        _check_resume(agent, args, out)
         agent.config.workers = args.workers
-        print(f"resuming from {out}: {agent.search.generations if agent.search else 0} generations done")
+        for key, value in given.items():
+            setattr(agent.config, key, value)
+        if args.sigma is not None and agent.search is not None:
+            agent.search.sigma = float(args.sigma)  # the search goes on with the given step size
+        print(f"resuming from {out}: {agent.search.generations if agent.search else 0} generations done"
+              + (f"; now with {', '.join(f'{k}={v}' for k, v in given.items())}" if given else ""))  # fmt: skip
     else:
+        hp = {"popsize": 16, "sigma0": 0.1, "episodes_per_candidate": 1, **given,
+              "controller_hidden": args.controller_hidden or 0, "use_hidden": not args.z_only,
+              "workers": args.workers, "dream": args.dream, "tau": args.tau}  # fmt: skip
         vision, memory = load_world_model(args.vision or run / "vision", args.memory or run / "memory")
         episodes = load_episodes(run / "data")
         import gymnasium as gym
@@ -249,16 +284,43 @@ def _train_controller(args: argparse.Namespace) -> int:
         import torch
 
         starts = torch.stack([e.codes[0] if e.codes is not None else e.z[0] for e in encoded]).numpy()
+        collected = sum(s["steps"] for s in manifest["shards"])  # V and M's data count as real env steps
         agent = WorldModelAgent.from_world(env, vision, memory, starts, max(len(e) for e in episodes), args.seed,
-                                           **hp)  # fmt: skip
-    generations = args.generations if args.generations or args.steps else 10
+                                           num_timesteps=collected, **hp)  # fmt: skip
+    generations = args.generations if args.generations is not None or args.steps is not None else 10
     result = agent.train_controller(generations, args.steps, args.dream, args.tau, not args.no_progress)
     agent.save(out)
     where = f"dream (tau={args.tau})" if args.dream else "real env"
     print(f"CMA-ES in the {where}: {result.generations} generations, best score {result.best_fitness:.3f}, last "
           f"generation mean {result.history[-1]['mean_fitness']:.3f}; {agent.num_timesteps} real env steps in "
-          f"total; agent saved to {out}")  # fmt: skip
+          f"total (data collection and controller search); agent saved to {out}")  # fmt: skip
     return 0
+
+
+def _check_resume(agent, args: argparse.Namespace, out: Path) -> None:
+    """Refuse given settings that the checkpoint in ``out`` cannot take: the controller's shape, or V / M
+    checkpoints other than the ones it was trained with."""
+    import torch
+
+    from repgym.worlds.checkpoint import load_memory, load_vision
+
+    conflicts = []
+    if args.controller_hidden is not None and args.controller_hidden != agent.config.controller_hidden:
+        conflicts.append(f"--controller-hidden {args.controller_hidden} (checkpoint: {agent.config.controller_hidden})")
+    if args.z_only and agent.config.use_hidden:
+        conflicts.append("--z-only (the checkpoint's controller reads [z, h])")
+    for flag, path, load, model in (("--vision", args.vision, load_vision, agent.vision),
+                                    ("--memory", args.memory, load_memory, agent.memory)):  # fmt: skip
+        if path is None:
+            continue
+        other, _ = load(path)
+        mine, theirs = model.state_dict(), other.state_dict()
+        same = other.config == model.config and all(torch.equal(mine[k], theirs[k]) for k in mine)
+        if not same:
+            conflicts.append(f"{flag} {path} (not the model the checkpoint was trained with)")
+    if conflicts:
+        raise ValueError(f"{out} holds a controller that cannot resume with {'; '.join(conflicts)}; "
+                         "use another --out to start a new one")  # fmt: skip
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -42,7 +42,8 @@ def env_rules(env) -> BubbleConfig:
     """The rules of a (possibly wrapped) Bubble Breaker / SameGame env or vector env; ``ValueError`` otherwise."""
     config = getattr(env.unwrapped, "config", None)
     if not isinstance(config, BubbleConfig):
-        raise ValueError(f"the lookahead agent plays Bubble Breaker / SameGame envs, got {env.unwrapped!r}")
+        name = env.spec.id if getattr(env, "spec", None) is not None else type(env.unwrapped).__name__
+        raise ValueError(f"the lookahead agent plays Bubble Breaker / SameGame envs, got {name}")
     return config
 
 
