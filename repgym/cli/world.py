@@ -42,6 +42,15 @@ examples:
   repgym world train-rnn --run runs/k2d --vision runs/k2d/vq --out runs/k2d/vq-memory
 """
 
+EPILOG_CONTROLLER = """\
+resuming (OUT holds a controller): a given --popsize, --sigma, --episodes-per-candidate or --max-episode-steps
+applies from now on; a --controller-hidden, --z-only, --vision or --memory the checkpoint cannot take is refused.
+switching between real env and dream (or another --tau) forgets the best candidate: its score is not comparable.
+examples:
+  repgym world train-controller --run runs/k2d --generations 10 --workers 2
+  repgym world train-controller --run runs/k2d --dream --tau 1.5 --generations 30 --out runs/k2d/dream-1.5
+"""
+
 
 def register(sub) -> dict[str, Handler]:
     world = add_command(sub, "world", "World Models pipeline: collect, train-vae, train-rnn, train-controller, eval",
@@ -84,9 +93,7 @@ def register(sub) -> dict[str, Handler]:
     _common(p)
 
     p = add_command(stages, "train-controller", "optimise the controller with CMA-ES, in the real env or the dream",
-                    epilog="examples:\n  repgym world train-controller --run runs/k2d --generations 10 --workers 2\n"
-                    "  repgym world train-controller --run runs/k2d --dream --tau 1.5 --generations 30 "
-                    "--out runs/k2d/dream-1.5\n")  # fmt: skip
+                    epilog=EPILOG_CONTROLLER)  # fmt: skip
     p.add_argument("--vision", default=None, help="V checkpoint (default: RUN/vision)")
     p.add_argument("--memory", default=None, help="M checkpoint (default: RUN/memory)")
     p.add_argument("--dream", action="store_true", help="score candidates inside M's dream, not the real env")
@@ -145,7 +152,7 @@ def _collect(args: argparse.Namespace) -> int:
         name = f"agent:{Path(args.policy).resolve()}"
 
         def policy(env):  # the loaded agent acts on the env's own observations
-            return _AgentPolicy(agent)
+            return _AgentPolicy(agent, env)
 
     set_torch_threads(args.threads)
     manifest = collect(args.env_id, Path(args.run) / "data", args.episodes, args.shard_size, args.seed,
@@ -156,16 +163,21 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 class _AgentPolicy:
-    """A loaded agent as a collection policy, carrying its recurrent state within an episode (reset between)."""
+    """A loaded agent as a collection policy, carrying its recurrent state within an episode (reset between).
+    A world-model agent is given the collecting env's frame (its own env's render() would be another episode)."""
 
-    def __init__(self, agent) -> None:
-        self.agent = agent
+    def __init__(self, agent, env) -> None:
+        self.agent, self.env = agent, env
         self.state = None
 
     def reset(self) -> None:
         self.state = None
 
     def __call__(self, obs, info):
+        if getattr(self.agent, "name", None) == "world-model":
+            from repgym.worlds.data import observation_frame
+
+            obs = observation_frame(obs, self.env)
         action, self.state = self.agent.predict(obs, self.state, deterministic=False)
         return action
 

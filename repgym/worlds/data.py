@@ -33,7 +33,7 @@ from repgym.worlds.progress import progress
 
 FRAME_SIZE = 64
 MANIFEST = "manifest.json"
-Policy = Callable[[Any, dict], Any]  # (observation, info) -> action
+Policy = Callable[[Any, dict], Any]  # (observation, info) -> action; a ``reset()`` method, if any, starts episodes
 
 
 @dataclass
@@ -130,8 +130,11 @@ def random_policy(action_space: gym.Space) -> Policy:
 
 
 def run_episode(env: gym.Env, policy: Policy, seed: int, max_steps: int | None = None) -> Episode:
-    """Play one episode of ``policy`` from ``env.reset(seed=seed)``, recording frames, actions and ground truth."""
+    """Play one episode of ``policy`` from ``env.reset(seed=seed)``, recording frames, actions and ground truth.
+    A policy with a ``reset()`` method (e.g. one carrying a recurrent agent's state) has it called first."""
     names = getattr(env.unwrapped, "state_names", None)
+    if callable(getattr(policy, "reset", None)):
+        policy.reset()
     obs, info = env.reset(seed=int(seed))
     frames, states = [observation_frame(obs, env)], [flatten_state(info.get("state"), names)]
     actions, rewards, terminated, truncated = [], [], [], []
@@ -251,7 +254,7 @@ def collect(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     identity = {"env_id": env_id, "env_kwargs": env_kwargs or {}, "episodes_per_shard": episodes_per_shard,
-                "seed": seed, "policy": policy_name}  # fmt: skip
+                "seed": seed, "policy": policy_name, "max_steps": max_steps}  # fmt: skip
     manifest: dict[str, Any] = {**identity, "frame_shape": [FRAME_SIZE, FRAME_SIZE, 3], "shards": []}
     if (folder / MANIFEST).exists():
         old = read_manifest(folder)

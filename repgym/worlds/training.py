@@ -187,10 +187,11 @@ class PersistenceBaseline:
 
 
 @torch.no_grad()
-def memory_metrics(memory: MDNRNN, episodes: Sequence[EncodedEpisode], seq_len: int = 1000) -> dict[str, float]:
-    """Per-step next-latent NLL, reward MSE and done BCE of ``memory`` on whole ``episodes`` (LSTM from zero state)."""
+def memory_metrics(memory: MDNRNN, episodes: Sequence[EncodedEpisode]) -> dict[str, float]:
+    """Per-step next-latent NLL, reward MSE and done BCE of ``memory`` on whole ``episodes`` (LSTM from zero state,
+    one window per episode: as long as the longest, so none is cut and padding stays that of the batch)."""
     memory.eval()
-    w = sequence_windows(episodes, seq_len)
+    w = sequence_windows(episodes, max(1, max(len(e.actions) for e in episodes)))
     out = memory(w["z"], w["actions"], codes=w.get("codes"))
     _, parts = memory.loss(out, w["target"], w["rewards"], w["dones"], w["mask"])
     return {"nll": parts["nll"], "reward_mse": parts["reward_mse"], "done_bce": parts["done_bce"]}
@@ -252,7 +253,8 @@ def train_memory(
 def _resume(
     folder: str | os.PathLike | None, role: str, model: torch.nn.Module, opt: torch.optim.Optimizer
 ) -> tuple[list[dict[str, Any]], int]:
-    """Load model + optimiser state from ``folder`` when it holds a checkpoint; ``(history, epochs done)``."""
+    """Load model + optimiser state from ``folder`` when it holds a checkpoint; ``(history, epochs done)``. The
+    learning rate stays the one ``opt`` was built with (the saved one would silently override a new ``--lr``)."""
     if folder is None or not checkpoint.exists(folder):
         return [], 0
     meta, tensors = checkpoint.load(folder, role)
@@ -261,7 +263,10 @@ def _resume(
         raise ValueError(f"{Path(folder)} holds a {role} model with config {meta['config']}, not {own}; "
                          "use another folder or the same settings")  # fmt: skip
     model.load_state_dict(tensors["model"])
+    lrs = [group["lr"] for group in opt.param_groups]
     opt.load_state_dict(tensors["optimizer"])
+    for group, lr in zip(opt.param_groups, lrs, strict=True):
+        group["lr"] = lr
     return list(meta.get("history", [])), int(meta.get("epoch", 0))
 
 

@@ -59,6 +59,8 @@ def test_collect_resumes_and_refuses_other_settings(tmp_path):
     assert json.loads((tmp_path / MANIFEST).read_text())["shards"] == manifest["shards"]
     with pytest.raises(ValueError, match="collected differently"):
         collect(ENV, tmp_path, episodes=6, episodes_per_shard=3, env_kwargs=KW, show_progress=False)
+    with pytest.raises(ValueError, match=r"collected differently: \{'max_steps': \(None, 3\)\}"):
+        collect(ENV, tmp_path, episodes=6, episodes_per_shard=2, env_kwargs=KW, max_steps=3, show_progress=False)
 
 
 def test_physics_state_is_named_by_state_names(tmp_path):

@@ -10,7 +10,15 @@ from gymnasium import spaces
 from repgym.worlds import checkpoint
 from repgym.worlds.data import Episode
 from repgym.worlds.mdn_rnn import MDNRNN
-from repgym.worlds.training import encode_episodes, reconstruction_error, sequence_windows, train_memory, train_vision
+from repgym.worlds.training import (
+    EncodedEpisode,
+    encode_episodes,
+    memory_metrics,
+    reconstruction_error,
+    sequence_windows,
+    train_memory,
+    train_vision,
+)
 from repgym.worlds.vae import VAE
 from repgym.worlds.vqvae import VQVAE
 
@@ -62,3 +70,46 @@ def test_encode_windows_and_memory_checkpoint(tmp_path):
         torch.testing.assert_close(a, b)
     with pytest.raises(FileNotFoundError, match="no world-model checkpoint"):
         checkpoint.load_memory(tmp_path / "nothing")
+
+
+def test_resume_uses_the_new_learning_rate(tmp_path):
+    torch.manual_seed(0)
+    frames = _frames()
+    train_vision(VAE(latent_dim=4, channels=2), frames, None, epochs=1, batch_size=8, lr=1e-2, folder=tmp_path,
+                 show_progress=False)  # fmt: skip
+    saved, _ = checkpoint.load_vision(tmp_path)
+    resumed = VAE(latent_dim=4, channels=2)
+    # lr=0 on resume: Adam must not move the weights (the saved optimiser state would have restored lr=1e-2)
+    train_vision(resumed, frames, None, epochs=2, batch_size=8, lr=0.0, folder=tmp_path, show_progress=False)
+    for a, b in zip(saved.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_memory_metrics_score_whole_long_episodes(monkeypatch):
+    """An episode longer than any fixed window is scored in one pass from the zero state, as it would be played."""
+    from repgym.worlds import training
+
+    windows = []
+
+    def spy(episodes, seq_len):
+        windows.append(training_windows(episodes, seq_len))
+        return windows[-1]
+
+    training_windows = training.sequence_windows
+    monkeypatch.setattr(training, "sequence_windows", spy)
+    torch.manual_seed(0)
+    episodes = []
+    for length in (5, 1100):
+        z = torch.randn(length + 1, 2)
+        episodes.append(EncodedEpisode(z, None, torch.randn(length, 1), torch.zeros(length), torch.zeros(length)))
+    mem = MDNRNN(latent_dim=2, action_dim=1, hidden=8, mixtures=2)
+    mem.eval()
+    with torch.no_grad():
+        total = 0.0
+        for e in episodes:  # each episode alone, as one unpadded sequence
+            out = mem(e.z[None, :-1], e.actions[None])
+            total += mem.latent_nll(out, e.z[None, 1:]).sum().item()
+    expected = total / sum(len(e.actions) for e in episodes)
+    assert memory_metrics(mem, episodes)["nll"] == pytest.approx(expected, rel=1e-4)
+    (w,) = windows
+    assert w["mask"].shape == (2, 1100) and w["mask"].sum(1).tolist() == [5, 1100]  # one window per episode

@@ -26,7 +26,7 @@ from repgym.agents.world_model.cma_search import CandidatePool, SearchResult, cm
 from repgym.agents.world_model.controller import Controller
 from repgym.agents.world_model.rollout import RolloutEvaluator, RolloutTask, WorldModel
 from repgym.worlds import checkpoint
-from repgym.worlds.data import observation_frame, random_policy, run_episode, split_episodes, to_frame
+from repgym.worlds.data import observation_frame, random_policy, run_episode, split_episodes
 from repgym.worlds.mdn_rnn import MDNRNN, action_size
 from repgym.worlds.progress import progress
 from repgym.worlds.training import encode_episodes, stack_frames, train_memory, train_vision
@@ -125,7 +125,9 @@ class WorldModelAgent(Agent):
             episodes = self._collect(collect, progress_bar)
             budget -= sum(len(e) for e in episodes)
             self._train_world(episodes, progress_bar)
-            cb.on_step(self)
+            if not cb.on_step(self):  # the callback stopped training after V and M
+                cb.on_training_end(self)
+                return self
         if c.dream:
             self.train_controller(generations=c.dream_generations, show_progress=progress_bar, callback=cb)
         elif budget > 0:
@@ -193,27 +195,38 @@ class WorldModelAgent(Agent):
             raise ValueError("train V and M first (learn(), or from_world() with trained models)")
         if generations is None and steps is None:
             raise ValueError("give generations= or steps= (or both) to bound the search")
+        for name, value in (("generations", generations), ("steps", steps)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (or None), got {value}")
         dream = c.dream if dream is None else dream
         mode = "dream" if dream else "real"
         cb = as_callback(callback, False)
-        start = self.search
-        done_gens, done_steps = (start.generations, start.steps) if start else (0, 0)
+        score_tau = (c.tau if tau is None else float(tau)) if dream else None
+        # the best candidate only carries over when it was scored the same way (real, or dream at this tau)
+        if self.search is None:
+            x0 = self.controller.get_flat()
+            start = SearchResult(x0, c.sigma0, x0.copy(), -np.inf, mode=mode, tau=score_tau)
+        else:
+            start = self.search.rescored(mode, score_tau)
+        done_gens, done_steps = start.generations, start.steps
         task_spec = self.rollout_task(mode, tau)
         with progress(show_progress) as bar, CandidatePool(RolloutEvaluator, (task_spec,), c.workers) as pool:
-            task = bar.add_task(f"CMA-ES ({mode})", total=generations if generations else steps, info="")
+            by_gens = generations is not None
+            task = bar.add_task(f"CMA-ES ({mode})", total=generations if by_gens else steps, info="")
 
-            def after(result: SearchResult) -> None:
+            def after(result: SearchResult) -> bool:
                 new = result.history[-1]["steps"] - (result.history[-2]["steps"] if len(result.history) > 1 else 0)
                 if not dream:
                     self.num_timesteps += int(new)
-                done = result.generations - done_gens if generations else result.steps - done_steps
+                done = result.generations - done_gens if by_gens else result.steps - done_steps
                 info = f"best {result.best_fitness:.3g}  mean {result.history[-1]['mean_fitness']:.3g}"
                 bar.update(task, completed=done, info=info)
-                cb.on_step(self)
+                self.search = result
+                return bool(cb.on_step(self))  # False stops the search (repgym callbacks contract)
 
             self.search = cma_search(
-                pool, self.controller.get_flat(), c.sigma0, done_gens + generations if generations else 10**9,
-                c.popsize, self.seed or 0, start, done_steps + steps if steps else None, after,
+                pool, self.controller.get_flat(), c.sigma0, done_gens + generations if by_gens else 10**9,
+                c.popsize, self.seed or 0, start, done_steps + steps if steps is not None else None, after,
             )  # fmt: skip
         self.controller.set_flat(self.search.best if c.select == "best" else self.search.mean)
         return self.search
@@ -228,10 +241,12 @@ class WorldModelAgent(Agent):
         longest_episode: int | None = None,
         seed: int | None = 0,
         env_kwargs: dict[str, Any] | None = None,
+        num_timesteps: int = 0,
         **hp: Any,
     ) -> WorldModelAgent:
         """An agent around already trained V and M (e.g. from ``repgym world train-vae`` / ``train-rnn``), ready
-        for :meth:`train_controller`; ``starts`` are encoded real first frames (z, or codes for a VQ-VAE)."""
+        for :meth:`train_controller`; ``starts`` are encoded real first frames (z, or codes for a VQ-VAE).
+        ``num_timesteps``: real env steps already spent (collecting V and M's data), where the count starts."""
         vc, mc = vision.config, memory.config
         arch = {"vision": vc["kind"], "hidden": mc["hidden"], "mixtures": mc["mixtures"], "channels": vc["channels"]}
         if vc["kind"] == "vae":
@@ -246,6 +261,7 @@ class WorldModelAgent(Agent):
         agent.memory.load_state_dict(memory.state_dict())
         agent.vision.eval(), agent.memory.eval()
         agent.starts, agent.longest_episode, agent.trained_world = np.asarray(starts), longest_episode, True
+        agent.num_timesteps = int(num_timesteps)
         return agent
 
     # -- acting ---------------------------------------------------------------------------------------------------
@@ -259,10 +275,11 @@ class WorldModelAgent(Agent):
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, Any]:
         """Action(s) for one frame or a batch, and M's next state ``(h, c)`` (each ``(1, B, hidden)``) to pass back
-        on the next call; ``state=None`` or ``episode_start`` (``(B,) bool``) starts an episode."""
-        obs = np.asarray(observation)
-        single = obs.ndim == 3
-        frames = np.stack([to_frame(o) for o in (obs[None] if single else obs)])
+        on the next call; ``state=None`` or ``episode_start`` (``(B,) bool``) starts an episode.
+
+        Frames come from the observation when it is a picture (or a dict with ``"pixels"``), else from
+        ``self.env.render()`` like in :meth:`learn`: the observation must then be the current one of ``self.env``."""
+        frames, single = self._frames(observation)
         batch = len(frames)
         self.world.reset(batch)
         if state is not None:
@@ -280,6 +297,27 @@ class WorldModelAgent(Agent):
         """The 64x64 picture the agent sees for an env observation."""
         return observation_frame(observation, self.env)
 
+    def _frames(self, observation: Any) -> tuple[np.ndarray, bool]:
+        """``(frames (B, 64, 64, 3), single)`` for one observation or a batch, through :meth:`frame`."""
+        pixels = observation["pixels"] if isinstance(observation, dict) and "pixels" in observation else observation
+        arr = np.asarray(pixels) if isinstance(pixels, np.ndarray | list | tuple) else None
+        if arr is not None and arr.ndim == 4 and arr.shape[-1] in (3, 4):  # a batch of pictures
+            return np.stack([self.frame(o) for o in arr]), False
+        if arr is not None and arr.ndim == 3 and arr.shape[-1] in (3, 4):  # one picture
+            return self.frame(arr)[None], True
+        shape = getattr(arr, "shape", None)
+        if self.env.render_mode != "rgb_array":
+            raise ValueError(
+                f"the world-model agent needs pixel observations (got shape {shape}): make the env with "
+                'obs_mode="pixels", or with render_mode="rgb_array" so that its render() is the frame'
+            )
+        space_shape = getattr(self.env.observation_space, "shape", None)
+        if arr is not None and space_shape and arr.shape[1:] == tuple(space_shape) and len(arr) > 1:
+            raise ValueError(f"a batch of {len(arr)} non-picture observations cannot be rendered; pass them one by "
+                             "one from the agent's own env, or use pixel observations")  # fmt: skip
+        single = not (arr is not None and space_shape and arr.shape == (1, *space_shape))
+        return self.frame(observation)[None], single
+
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """V's conv encoder, the latent z, M's LSTM (``lstm.h``/``lstm.c`` are its state) and the controller."""
         return {"encoder": self.vision.encoder, "z": self.vision.z, "lstm": self.memory.lstm,
@@ -293,7 +331,8 @@ class WorldModelAgent(Agent):
             "num_timesteps": self.num_timesteps, "hyperparameters": asdict(self.config),
             "trained_world": self.trained_world, "longest_episode": getattr(self, "longest_episode", None),
             "search": None if s is None else {"sigma": s.sigma, "best_fitness": s.best_fitness,
-                                              "generations": s.generations, "steps": s.steps, "history": s.history},
+                                              "generations": s.generations, "steps": s.steps, "history": s.history,
+                                              "mode": s.mode, "tau": s.tau},
         }  # fmt: skip
         tensors: dict[str, Any] = {"vision": self.vision.state_dict(), "memory": self.memory.state_dict(),
                                    "controller": self.controller.state_dict()}  # fmt: skip
@@ -324,7 +363,8 @@ class WorldModelAgent(Agent):
         s = meta.get("search")
         if s is not None:
             agent.search = SearchResult(tensors["search_mean"].numpy(), s["sigma"], tensors["search_best"].numpy(),
-                                        s["best_fitness"], s["generations"], s["steps"], s["history"])  # fmt: skip
+                                        s["best_fitness"], s["generations"], s["steps"], s["history"],
+                                        s.get("mode"), s.get("tau"))  # fmt: skip
         return agent
 
 

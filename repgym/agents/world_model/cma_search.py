@@ -16,7 +16,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cma
@@ -43,7 +43,9 @@ def _evaluate(params: np.ndarray, seed: int) -> tuple[float, int]:
 @dataclass
 class SearchResult:
     """Where a search ended: the distribution ``mean`` and ``sigma``, the best candidate seen and its fitness,
-    generations run, env steps spent and a per-generation ``history`` (mean/best/worst fitness, sigma, steps)."""
+    generations run, env steps spent and a per-generation ``history`` (mean/best/worst fitness, sigma, steps).
+    ``mode``/``tau`` record where ``best_fitness`` was scored (``"real"``, or ``"dream"`` at temperature ``tau``):
+    scores from elsewhere are not comparable, see :meth:`rescored`."""
 
     mean: np.ndarray
     sigma: float
@@ -52,6 +54,16 @@ class SearchResult:
     generations: int = 0
     steps: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    mode: str | None = None
+    tau: float | None = None
+
+    def rescored(self, mode: str, tau: float | None) -> SearchResult:
+        """This search continued under ``mode``/``tau``: kept as is when they match, else with the best candidate
+        forgotten (its fitness was scored elsewhere; the mean, sigma and counts carry on)."""
+        if (self.mode, self.tau) == (mode, tau):
+            return self
+        return replace(self, best=np.array(self.mean, float), best_fitness=-np.inf, mode=mode, tau=tau,
+                       history=list(self.history))  # fmt: skip
 
 
 class CandidatePool:
@@ -114,7 +126,8 @@ def cma_search(
             used; the covariance then starts again from the identity).
         popsize: candidates per generation (default: cma's ``4 + 3 ln(n)``).
         seed: seeds CMA-ES sampling and the episode seeds (generation g plays seeds ``seed + 1000 * g ...``).
-        callback: called with the running result after every generation (e.g. to save a checkpoint).
+        callback: called with the running result after every generation (e.g. to save a checkpoint); returning
+            False (not None) stops the search there.
     """
     result = start or SearchResult(np.asarray(x0, float), float(sigma0), np.asarray(x0, float), -np.inf)
     if result.mean.size < 2:
@@ -137,6 +150,6 @@ def cma_search(
         result.history.append({"generation": result.generations, "mean_fitness": float(fitness.mean()),
                                "best_fitness": float(fitness[top]), "worst_fitness": float(fitness.min()),
                                "sigma": result.sigma, "steps": result.steps})  # fmt: skip
-        if callback is not None:
-            callback(result)
+        if callback is not None and callback(result) is False:
+            break
     return result

@@ -92,3 +92,63 @@ def test_bad_hyperparameters_are_named():
         make_agent("world-model", env, latnet_dim=3)
     with pytest.raises(ValueError, match="vision must be"):
         make_agent("world-model", env, vision="gan")
+
+
+def _copy(agent, tmp_path):
+    agent.save(tmp_path / "copy")
+    return load_agent(tmp_path / "copy")
+
+
+def test_train_controller_rejects_empty_budgets(trained):
+    for kwargs in ({"generations": 0}, {"steps": 0}, {"generations": -1, "steps": 10}):
+        name = "generations" if "generations" in kwargs else "steps"
+        with pytest.raises(ValueError, match=f"{name} must be >= 1"):
+            trained.train_controller(**kwargs)
+
+
+def test_a_callback_returning_false_stops_training(trained, tmp_path):
+    agent = _copy(trained, tmp_path)
+    gens, steps = agent.search.generations, agent.num_timesteps
+    calls = []
+    agent.train_controller(generations=5, callback=lambda a: calls.append(a.search.generations) or len(calls) < 2)
+    assert calls == [gens + 1, gens + 2] and agent.search.generations == gens + 2  # stopped after the 2nd
+    assert agent.num_timesteps - steps == agent.search.steps - trained.search.steps
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    fresh = make_agent("world-model", env, seed=0, **TINY)
+    fresh.learn(200, callback=lambda a: False)  # stops after V and M, before CMA-ES
+    assert fresh.trained_world and fresh.search is None and fresh.num_timesteps == 100
+
+
+def test_predict_takes_frames_from_render_like_learn():
+    env = gym.make("repgym/KeyToDoor-v0", delay=2, render_mode="rgb_array")  # vector observations
+    agent = make_agent("world-model", env, seed=0, **TINY)
+    agent.learn(60)
+    obs, _ = agent.env.reset(seed=3)
+    assert obs.shape == (6,)
+    action, state = agent.predict(obs)
+    action2, state2 = agent.predict(agent.env.render())  # the same frame given as a picture
+    assert action == action2 and state[0].shape == (1, 1, 8)
+    np.testing.assert_allclose(state[0], state2[0], atol=1e-6)
+    with pytest.raises(ValueError, match="cannot be rendered"):
+        agent.predict(np.stack([obs, obs]))
+    blind = make_agent("world-model", gym.make("repgym/KeyToDoor-v0", delay=2), seed=0, **TINY)
+    with pytest.raises(ValueError, match=r'needs pixel observations .*render_mode="rgb_array"'):
+        blind.predict(obs)
+
+
+def test_best_candidate_is_forgotten_when_the_scoring_changes(trained, tmp_path):
+    agent = _copy(trained, tmp_path)
+    assert (agent.search.mode, agent.search.tau) == ("real", None)
+    agent.search.best_fitness = 1e9  # a real-env score no dream score could beat
+    same = agent.train_controller(generations=1)
+    assert same.best_fitness == 1e9  # same scoring: the best carries over
+    dream = agent.train_controller(generations=1, dream=True, tau=0.5)
+    assert (dream.mode, dream.tau) == ("dream", 0.5)
+    assert dream.best_fitness == dream.history[-1]["best_fitness"] < 1e9  # scored in this dream only
+    dream.best_fitness = 1e8
+    assert agent.train_controller(generations=1, dream=True, tau=0.5).best_fitness == 1e8
+    hotter = agent.train_controller(generations=1, dream=True, tau=1.5)
+    assert hotter.tau == 1.5 and hotter.best_fitness == hotter.history[-1]["best_fitness"]
+    agent.save(tmp_path / "dream")
+    loaded = load_agent(tmp_path / "dream")
+    assert (loaded.search.mode, loaded.search.tau, loaded.search.generations) == ("dream", 1.5, hotter.generations)
