@@ -95,7 +95,6 @@ class LeaderboardStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
-            self._check_owner()
             self._retry(self._migrate)
             self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         except BaseException:
@@ -136,10 +135,14 @@ class LeaderboardStore:
                            "not a repgym leaderboard")  # fmt: skip
 
     def _migrate(self) -> None:
-        """Apply the migrations this file lacks, in one transaction (concurrent openers apply them once)."""
+        """Check that the file is a leaderboard (or empty), then apply the migrations it lacks, in one transaction
+        (concurrent openers apply them once). A foreign file is refused before anything is written."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Under the write lock, so that no other opener is half-way through creating the schema (read outside
+            # it, a new file could show the tables of one moment and the application id of an earlier one).
+            self._check_owner()
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_utc TEXT)")
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
             if current > SCHEMA_VERSION:
