@@ -120,7 +120,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from repgym.evaluation.leaderboard.export import print_table
     from repgym.evaluation.leaderboard.runner import pending_jobs, run_bench
-    from repgym.evaluation.leaderboard.store import LeaderboardStore
+    from repgym.evaluation.leaderboard.store import LeaderboardStore, default_db_path
     from repgym.evaluation.leaderboard.suites import make_jobs
     from repgym.evaluation.leaderboard.table import build_entries
     from repgym.evaluation.leaderboard.video import record_best_seeds
@@ -135,14 +135,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         epsilon=args.epsilon,
         env_kwargs=parse_settings(args.set),
     )
+    if args.dry_run:  # lists the jobs; never creates the database
+        path = default_db_path() if args.db is None else Path(args.db).expanduser()
+        if path.exists():
+            with LeaderboardStore(path) as store:
+                todo = pending_jobs(jobs, store)
+        else:
+            todo = list({job.key: job for job in jobs}.values())
+        for job in todo:
+            console.print(f"{job.env_id}  {job.agent}  seed {job.seed}  {job.train_steps} steps  "
+                          f"{job.eval_episodes} episodes  {job.protocol}  key {job.key[:12]}")  # fmt: skip
+        console.print(f"{len(todo)} of {len(jobs)} jobs to run; database {path}{'' if path.exists() else ' (new)'}")
+        return 0
     with LeaderboardStore(args.db) as store:
-        if args.dry_run:
-            todo = pending_jobs(jobs, store)
-            for job in todo:
-                console.print(f"{job.env_id}  {job.agent}  seed {job.seed}  {job.train_steps} steps  "
-                              f"{job.eval_episodes} episodes  {job.protocol}  key {job.key[:12]}")  # fmt: skip
-            console.print(f"{len(todo)} of {len(jobs)} jobs to run; database {store.path}")
-            return 0
         console.print(f"[bold]repgym bench[/bold] --suite {args.suite}: {len(jobs)} jobs, database {store.path}")
         report = run_bench(jobs, store, backend=args.backend, workers=args.workers, address=args.address,
                            run_dir=args.runs, progress=not args.no_progress)  # fmt: skip

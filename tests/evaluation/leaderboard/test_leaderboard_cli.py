@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from leaderboard_helpers import forge_reward, record_session
 
@@ -19,6 +21,8 @@ def _bench(db: str, *extra: str) -> list[str]:
 
 
 def test_bench_fills_the_database_then_resumes(db, capsys):
+    assert main(_bench(db, "--dry-run")) == 0  # a dry run lists the jobs and creates nothing
+    assert "4 of 4 jobs to run" in capsys.readouterr().out and not Path(db).exists()
     assert main(_bench(db)) == 0
     out = capsys.readouterr().out
     assert "ran 4 jobs" in out and "4 finished, 0 failed" in out
