@@ -79,6 +79,8 @@ def run_bench(
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "local" and address is not None:
         raise ValueError("--address is for the ray backend; add --backend ray")
+    if backend == "ray":
+        _import_ray()  # before any progress bar: a missing Ray is an error up front
     todo = pending_jobs(jobs, store)
     n_workers = max(1, int(workers or os.cpu_count() or 1))
     report = BenchReport(total=len({j.key for j in jobs}), skipped=len({j.key for j in jobs}) - len(todo))
@@ -147,12 +149,17 @@ def _run_pool(pool: ProcessPoolExecutor, queue: list[JobSpec], run_dir: Path, wo
         record(job, _crashed_row(job, "the worker pool broke while this job ran; rerun to retry"))
 
 
-def _run_ray(todo: list[JobSpec], run_dir: Path, workers: int, address: str | None, record: Callable) -> None:
-    """Every job as a Ray task (one CPU each); a local Ray instance is started when ``address`` is None."""
+def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ValueError('the ray backend needs Ray: pip install "repgym[ray]"') from None
+        raise ValueError('the ray backend needs Ray: pip install "repgym[ray]" (or pip install ray)') from None
+    return ray
+
+
+def _run_ray(todo: list[JobSpec], run_dir: Path, workers: int, address: str | None, record: Callable) -> None:
+    """Every job as a Ray task (one CPU each); a local Ray instance is started when ``address`` is None."""
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}

@@ -151,3 +151,11 @@ def test_a_killed_run_resumes_without_duplicates(tmp_path):
         assert report.skipped == finished_at_kill and report.ok == len(jobs) - finished_at_kill
         keys = [r["job_key"] for r in db.rows()]
     assert len(keys) == len(set(keys)) == len(jobs)
+
+
+def test_a_missing_ray_is_an_error_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with LeaderboardStore(tmp_path / "lb.sqlite") as store:
+        with pytest.raises(ValueError, match="the ray backend needs Ray"):
+            run_bench(make_jobs("quick", envs=["Umbrella-v0"], agents=["random"], seeds=1), store, backend="ray")
+        assert store.rows() == []
