@@ -222,6 +222,8 @@ class WorldModelAgent(Agent):
                 info = f"best {result.best_fitness:.3g}  mean {result.history[-1]['mean_fitness']:.3g}"
                 bar.update(task, completed=done, info=info)
                 self.search = result
+                # the controller follows the search, so a callback that saves the agent saves what it would play
+                self.controller.set_flat(result.best if c.select == "best" else result.mean)
                 return bool(cb.on_step(self))  # False stops the search (repgym callbacks contract)
 
             self.search = cma_search(

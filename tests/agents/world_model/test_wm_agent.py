@@ -109,9 +109,17 @@ def test_train_controller_rejects_empty_budgets(trained):
 def test_a_callback_returning_false_stops_training(trained, tmp_path):
     agent = _copy(trained, tmp_path)
     gens, steps = agent.search.generations, agent.num_timesteps
-    calls = []
-    agent.train_controller(generations=5, callback=lambda a: calls.append(a.search.generations) or len(calls) < 2)
+    calls, weights = [], []
+
+    def callback(a):
+        calls.append(a.search.generations)
+        weights.append((a.controller.get_flat().copy(), a.search.best.copy()))
+        return len(calls) < 2
+
+    agent.train_controller(generations=5, callback=callback)
     assert calls == [gens + 1, gens + 2] and agent.search.generations == gens + 2  # stopped after the 2nd
+    for played, best in weights:  # mid-search, the controller already holds the search's best candidate
+        np.testing.assert_allclose(played, best, rtol=1e-6, atol=1e-7)  # float32 weights
     assert agent.num_timesteps - steps == agent.search.steps - trained.search.steps
     env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
     fresh = make_agent("world-model", env, seed=0, **TINY)
