@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 import repgym
+from repgym.atomic_files import write_files_atomically
 
 CHECKPOINT_FORMAT = "repgym-agent"
 CHECKPOINT_VERSION = 1
@@ -113,27 +113,16 @@ class Agent(ABC):
 
 def write_checkpoint(path: str | os.PathLike, meta: dict[str, Any], tensors: dict[str, Any]) -> Path:
     """Write ``agent.json`` + ``weights.pt`` into folder ``path`` atomically (a crash leaves the old checkpoint)."""
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     full_meta = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
         "repgym_version": repgym.__version__,
         **meta,
     }
-    for name, write in (
-        (WEIGHTS_FILE, lambda f: torch.save(tensors, f)),
-        (META_FILE, lambda f: f.write(json.dumps(full_meta, indent=2, default=_json_default).encode())),
-    ):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return folder
+    return write_files_atomically(path, {
+        WEIGHTS_FILE: lambda f: torch.save(tensors, f),
+        META_FILE: lambda f: f.write(json.dumps(full_meta, indent=2, default=_json_default).encode()),
+    })  # fmt: skip
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:

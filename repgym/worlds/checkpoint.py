@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 
 import repgym
+from repgym.atomic_files import write_files_atomically
 from repgym.worlds.mdn_rnn import MDNRNN
 from repgym.worlds.vae import VAE
 from repgym.worlds.vqvae import VQVAE
@@ -38,22 +38,11 @@ def build_memory(config: dict[str, Any]) -> MDNRNN:
 
 def save(folder: str | os.PathLike, role: str, config: dict[str, Any], tensors: dict[str, Any], **meta: Any) -> Path:
     """Write ``model.json`` + ``weights.pt`` atomically; ``role`` is ``"vision"``, ``"memory"`` or ``"controller"``."""
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
     full = {"format": FORMAT, "role": role, "repgym_version": repgym.__version__, "config": config, **meta}
-    for name, write in (
-        (WEIGHTS_FILE, lambda f: torch.save(tensors, f)),
-        (META_FILE, lambda f: f.write(json.dumps(full, indent=2).encode())),
-    ):
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, path / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return path
+    return write_files_atomically(folder, {
+        WEIGHTS_FILE: lambda f: torch.save(tensors, f),
+        META_FILE: lambda f: f.write(json.dumps(full, indent=2).encode()),
+    })  # fmt: skip
 
 
 def exists(folder: str | os.PathLike) -> bool:
