@@ -37,15 +37,27 @@ class EvalResult:
 
 
 def evaluate_agent(
-    agent: Agent, env: gym.Env, n_episodes: int = 10, seed: int = 0, deterministic: bool = True
+    agent: Agent,
+    env: gym.Env,
+    n_episodes: int = 10,
+    seed: int = 0,
+    deterministic: bool = True,
+    epsilon: float = 0.0,
+    rng_seed: int = 0,
 ) -> EvalResult:
     """Play ``n_episodes`` episodes (episode ``i`` from ``reset(seed=seed + i)``), acting with
     ``agent.predict(obs, state, episode_start, deterministic=..., action_masks=info["action_mask"])`` (masks where
-    the env gives them; the recurrent state returned by one call goes into the next, reset at each episode start)."""
+    the env gives them; the recurrent state returned by one call goes into the next, reset at each episode start).
+
+    ``epsilon > 0``: epsilon-greedy evaluation; with that probability a uniformly random legal action (drawn from
+    ``default_rng(rng_seed)``) replaces the agent's, which still acts every step so that its memory stays current."""
     if isinstance(env, gym.vector.VectorEnv):
         raise ValueError("evaluate_agent plays a single env; pass gym.make(...), not a vector env")
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be at least 1, got {n_episodes}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    rng = np.random.default_rng(rng_seed)
     returns, lengths, scores = [], [], []
     illegal = 0
     for episode in range(n_episodes):
@@ -53,9 +65,12 @@ def evaluate_agent(
         total, steps, done = 0.0, 0, False
         state, start = None, np.ones(1, dtype=bool)  # recurrent agents carry their memory through the episode
         while not done:
+            mask = action_mask(env, info)
             action, state = agent.predict(obs, state=state, episode_start=start, deterministic=deterministic,
-                                          action_masks=action_mask(env, info))  # fmt: skip
+                                          action_masks=mask)  # fmt: skip
             start = np.zeros(1, dtype=bool)
+            if epsilon > 0 and rng.random() < epsilon:
+                action = random_legal_action(env.action_space, mask, rng)
             obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
             total += float(reward)
             steps += 1
@@ -67,6 +82,15 @@ def evaluate_agent(
             scores.append(float(info["score"]))
     return EvalResult(np.array(returns), np.array(lengths), illegal,
                       np.array(scores) if len(scores) == n_episodes else None)  # fmt: skip
+
+
+def random_legal_action(space: gym.Space, mask: np.ndarray | None, rng: np.random.Generator) -> Any:
+    """A uniformly random action of ``space``, among the legal ones (``mask``) of a discrete space."""
+    if mask is not None and isinstance(space, spaces.Discrete):
+        legal = np.flatnonzero(mask)
+        if legal.size:
+            return int(space.start + rng.choice(legal))
+    return space.sample()
 
 
 def env_action(action: Any, space: gym.Space) -> Any:

@@ -19,6 +19,8 @@ import gymnasium as gym
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from repgym.agents.evaluate import random_legal_action
+
 # info entries that are bookkeeping, not a property of the state
 _INFO_SKIP = {"state", "action_mask", "illegal_action", "TimeLimit.truncated", "episode", "terminal_observation"}
 MAX_CATEGORIES = 12  # an integer-valued factor with at most this many values is treated as categorical
@@ -187,7 +189,7 @@ def collect_states(
                     chosen, memory = agent.predict(obs, state=memory, deterministic=deterministic, action_masks=mask)
                     recurrent = bool(recurrent) or memory is not None
                 if explore:
-                    action = _random_action(action_space, mask, rng)
+                    action = random_legal_action(action_space, mask, rng)
                 else:
                     action = np.asarray(chosen).reshape(action_space.shape or ()) if n_actions is None else chosen
                 if previous is None or not np.array_equal(obs, previous):
@@ -252,14 +254,6 @@ def _factor_columns(
         if distinct.size <= MAX_CATEGORIES and np.all(distinct == np.round(distinct)):
             categorical.add(name)
     return factors, categorical, dropped, defined
-
-
-def _random_action(space: gym.Space, mask: np.ndarray | None, rng: np.random.Generator) -> Any:
-    if mask is not None and isinstance(space, gym.spaces.Discrete):
-        legal = np.flatnonzero(mask)
-        if legal.size:
-            return int(space.start + rng.choice(legal))
-    return space.sample()
 
 
 def _progress(enabled: bool) -> Progress:

@@ -18,6 +18,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from repgym.agents.evaluate import random_legal_action
+
 
 def _bubble(env: gym.Env) -> bool:
     from repgym.envs.bubble.rules import BubbleConfig
@@ -83,14 +85,7 @@ class BaselineAgent:
             from repgym.envs.delayed.baselines import POLICIES
 
             return POLICIES[self.name](self.env.unwrapped, observation, self.rng), None
-        return random_action(self.env.action_space, action_masks, self.rng), None
+        return random_legal_action(self.env.action_space, action_masks, self.rng), None
 
 
-def random_action(space: gym.Space, mask: np.ndarray | None, rng: np.random.Generator) -> Any:
-    """A uniformly random legal action (``mask``: legal actions of a discrete space), else ``space.sample()``."""
-    if mask is not None and np.any(mask):
-        return int(rng.choice(np.flatnonzero(mask)))
-    return space.sample()
-
-
-__all__ = ["BaselineAgent", "baseline_names", "is_baseline", "random_action"]
+__all__ = ["BaselineAgent", "baseline_names", "is_baseline"]

@@ -86,31 +86,12 @@ def worker_identity() -> dict[str, Any]:
 def play_episodes(
     agent: Any, env: gym.Env, episodes: int, seed: int = EVAL_SEED, epsilon: float = 0.0, rng_seed: int = 0
 ) -> np.ndarray:
-    """Returns ``(episodes,)`` of ``agent`` (anything with ``predict``) on ``env``; episode ``i`` from
-    ``reset(seed=seed + i)``. Unlike :func:`repgym.agents.evaluate.evaluate_agent` it offers epsilon-greedy
-    evaluation (a uniformly random legal action with probability ``epsilon``)."""
-    from repgym.agents.evaluate import action_mask, env_action
-    from repgym.evaluation.leaderboard.baselines import random_action
+    """Returns ``(episodes,)`` of ``agent`` (anything with ``predict``) on ``env``, greedily or epsilon-greedily:
+    :func:`repgym.agents.evaluate.evaluate_agent` with the leaderboard's evaluation seeds (episode ``i`` from
+    ``reset(seed=seed + i)``)."""
+    from repgym.agents.evaluate import evaluate_agent
 
-    if episodes < 1:
-        raise ValueError(f"episodes must be at least 1, got {episodes}")
-    rng = np.random.default_rng(rng_seed)
-    returns = np.zeros(episodes)
-    for i in range(episodes):
-        obs, info = env.reset(seed=seed + i)
-        done, state, start = False, None, np.ones(1, dtype=bool)
-        while not done:
-            mask = action_mask(env, info)
-            # the agent acts (and a recurrent one updates its memory) every step, also when epsilon overrides it
-            action, state = agent.predict(obs, state=state, episode_start=start, deterministic=True,
-                                          action_masks=mask)  # fmt: skip
-            start = np.zeros(1, dtype=bool)
-            if epsilon > 0 and rng.random() < epsilon:
-                action = random_action(env.action_space, mask, rng)
-            obs, reward, terminated, truncated, info = env.step(env_action(action, env.action_space))
-            returns[i] += float(reward)
-            done = terminated or truncated
-    return returns
+    return evaluate_agent(agent, env, episodes, seed=seed, epsilon=epsilon, rng_seed=rng_seed).returns
 
 
 def learning_curve(log_dir: Path) -> list[list[float]] | None:
