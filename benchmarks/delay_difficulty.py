@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import repgym  # noqa: F401  (registers the ids)
-from repgym.envs.delayed.baselines import evaluate
+from repgym.envs.delayed.reference import evaluate
 
 GAMES = ("KeyToDoor", "Umbrella", "LaggedControl", "HiddenSequence")
 

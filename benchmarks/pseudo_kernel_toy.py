@@ -2,7 +2,7 @@
 
 For each curriculum (single-task then multitask, or concurrent) and initial weight scale (1x, 10x) and seed, the
 hidden layer after training is predicted from the initial network and the curriculum alone (the loss-gradient
-weighted tangent kernel, :mod:`repgym.evaluation.pseudo_kernel`), the network is trained, and predicted and
+weighted tangent kernel, :mod:`repgym.analysis.pseudo_kernel`), the network is trained, and predicted and
 actual sharing are compared. Prints mean ± std over seeds and writes the tidy table.
 
     python benchmarks/pseudo_kernel_toy.py                       # 5 seeds, about 5 minutes on 2 cores
@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from repgym.evaluation.pseudo_kernel import CURRICULA, pseudo_kernel_experiment
+from repgym.analysis.pseudo_kernel import CURRICULA, pseudo_kernel_experiment
 
 SHOWN = (
     "learned_similarity_correlation",

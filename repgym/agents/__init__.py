@@ -65,7 +65,7 @@ def load_agent(path: str | os.PathLike, env: EnvLike | None = None) -> Agent:
                          "differ); use the env it was trained on") from None  # fmt: skip
 
 
-_SB3 = "repgym.agents.baselines:SB3Agent"
+_SB3 = "repgym.agents.sb3:SB3Agent"
 register_agent("sb3-ppo", _SB3, "Stable-Baselines3 PPO (baseline)", algorithm="ppo")
 register_agent("sb3-a2c", _SB3, "Stable-Baselines3 A2C (baseline)", algorithm="a2c")
 register_agent("sb3-dqn", _SB3, "Stable-Baselines3 DQN (baseline)", algorithm="dqn")

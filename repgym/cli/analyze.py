@@ -47,7 +47,7 @@ def register(sub) -> dict[str, Handler]:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
 
-    from repgym.evaluation.analyze import analyze_checkpoint
+    from repgym.analysis.analyze import analyze_checkpoint
 
     set_torch_threads(args.threads)
     settings = {"epsilon": args.epsilon, "max_episode_steps": args.max_episode_steps, "min_episodes": args.min_episodes}

@@ -64,9 +64,9 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> dict[str, Handler]:
-    from repgym.evaluation.leaderboard.export import FORMATS
-    from repgym.evaluation.leaderboard.runner import BACKENDS
-    from repgym.evaluation.leaderboard.suites import SUITES
+    from repgym.benchmark.export import FORMATS
+    from repgym.benchmark.runner import BACKENDS
+    from repgym.benchmark.suites import SUITES
 
     p_bench = add_command(sub, "bench", "run the benchmark suite (env x agent x seed) into the leaderboard",
                           epilog=EPILOG_BENCH)  # fmt: skip
@@ -118,12 +118,12 @@ def register(sub) -> dict[str, Handler]:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from repgym.evaluation.leaderboard.export import print_table
-    from repgym.evaluation.leaderboard.runner import pending_jobs, run_bench
-    from repgym.evaluation.leaderboard.store import LeaderboardStore, default_db_path
-    from repgym.evaluation.leaderboard.suites import make_jobs
-    from repgym.evaluation.leaderboard.table import build_entries
-    from repgym.evaluation.leaderboard.video import record_best_seeds
+    from repgym.benchmark.export import print_table
+    from repgym.benchmark.runner import pending_jobs, run_bench
+    from repgym.benchmark.store import LeaderboardStore, default_db_path
+    from repgym.benchmark.suites import make_jobs
+    from repgym.benchmark.table import build_entries
+    from repgym.benchmark.video import record_best_seeds
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     jobs = make_jobs(
@@ -163,10 +163,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from repgym.evaluation.leaderboard.store import LeaderboardStore, default_db_path
+    from repgym.benchmark.store import LeaderboardStore, default_db_path
 
     if args.leaderboard_command == "submit":
-        from repgym.evaluation.leaderboard.submit import submit_recording
+        from repgym.benchmark.submit import submit_recording
 
         with LeaderboardStore(args.db) as store:
             for path in args.recordings:
@@ -175,9 +175,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                 print(f"{path}: replay verified; {s.agent} on {s.env_id}, {s.episodes} finished episodes, mean "
                       f"return {s.mean:.2f} — {state}")  # fmt: skip
         return 0
-    from repgym.evaluation.leaderboard.export import export, print_table
-    from repgym.evaluation.leaderboard.suites import select_envs
-    from repgym.evaluation.leaderboard.table import build_entries
+    from repgym.benchmark.export import export, print_table
+    from repgym.benchmark.suites import select_envs
+    from repgym.benchmark.table import build_entries
 
     envs = select_envs(args.env) if args.env else None
     path = default_db_path() if args.db is None else Path(args.db).expanduser()
@@ -201,7 +201,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 def _cmd_record(args: argparse.Namespace) -> int:
     import torch
 
-    from repgym.evaluation.leaderboard.video import record_video
+    from repgym.benchmark.video import record_video
 
     torch.set_num_threads(1)
     settings = parse_settings(args.set)

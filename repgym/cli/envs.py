@@ -120,7 +120,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from repgym.evaluation.stats import run_stats
+    from repgym.benchmark.baseline_stats import run_stats
 
     run_stats(
         args.env_id,
@@ -135,7 +135,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
-    from repgym.evaluation.human_play import play
+    from repgym.human.play import play
 
     path = play(
         args.env_id,
@@ -150,7 +150,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from repgym.evaluation.replay import replay
+    from repgym.human.replay import replay
 
     report = replay(args.recording, render=args.render, video=args.video, fps=args.fps)
     returns = ", ".join(f"{r:g}" for r in report.returns)

@@ -55,7 +55,7 @@ def register(sub) -> dict[str, Handler]:
 
 
 def _cmd_shift(args: argparse.Namespace) -> int:
-    from repgym.evaluation.gravity_shift import ShiftConfig, run_shift
+    from repgym.analysis.gravity_shift import ShiftConfig, run_shift
 
     config = ShiftConfig(
         env_id=args.env_id,

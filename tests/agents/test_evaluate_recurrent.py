@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 
 from repgym.agents.evaluate import evaluate_agent
-from repgym.evaluation.leaderboard.jobs import play_episodes
+from repgym.benchmark.jobs import play_episodes
 
 
 class CountingAgent:

@@ -11,8 +11,8 @@ import pytest
 import repgym  # noqa: F401  (registers the ids)
 from repgym.agents import AGENTS, load_agent, make_agent
 from repgym.agents.lookahead import LookaheadAgent, load_value
+from repgym.benchmark.baseline_stats import game_keys
 from repgym.envs.bubble import rules
-from repgym.evaluation.stats import game_keys
 
 TINY = {"rows": 6, "cols": 6, "colours": 3}
 SMALL_NET = {

@@ -14,10 +14,10 @@ import repgym  # noqa: F401  (registers the ids)
 from repgym.agents import make_agent
 from repgym.agents.base import Agent
 from repgym.agents.lookahead.afterstates import candidates
-from repgym.evaluation.ablation import ablated, unit_ablation
-from repgym.evaluation.analyze import analyze_checkpoint
-from repgym.evaluation.capture import agent_runner, capture_activations, has_representation
-from repgym.evaluation.tidy import Table
+from repgym.analysis.ablation import ablated, unit_ablation
+from repgym.analysis.analyze import analyze_checkpoint
+from repgym.analysis.capture import agent_runner, capture_activations, has_representation
+from repgym.analysis.tidy import Table
 
 TINY = {"rows": 4, "cols": 4, "colours": 3}
 NET = {"games": 8, "channels": 8, "blocks": 1, "hidden": 16, "batch_size": 32, "learning_starts": 100}

@@ -10,7 +10,7 @@ import torch
 import repgym.envs  # noqa: F401
 from repgym.agents import load_agent, make_agent
 from repgym.agents.world_model import WorldModelAgent
-from repgym.evaluation.capture import agent_runner, capture_activations
+from repgym.analysis.capture import agent_runner, capture_activations
 
 TINY = {"channels": 2, "latent_dim": 4, "hidden": 8, "vae_epochs": 1, "rnn_epochs": 1, "popsize": 4}
 

@@ -8,7 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import repgym  # noqa: F401  (registers the ids)
-from repgym.envs.delayed.baselines import evaluate
+from repgym.envs.delayed.reference import evaluate
 from repgym.envs.delayed.registration import DELAYED_ENVS
 
 IDS = [e.id for e in DELAYED_ENVS]

@@ -1,0 +1,91 @@
+"""Baseline players for the leaderboard, behind the agents' ``predict`` interface so that one episode loop plays
+them and trained agents alike.
+
+- ``random`` exists for every env: uniform over legal actions where the env has action masks, else
+  ``action_space.sample()``; on Bubble Breaker / SameGame it is the game's own ``random`` policy (uniform over
+  *groups*, :mod:`repgym.envs.bubble.policies`).
+- Bubble Breaker / SameGame ids: also every policy of :data:`repgym.envs.bubble.policies.POLICIES`
+  (``size-weighted``, ``greedy``, ``tabu-colour``).
+- Delayed games: also ``optimal``, the game's oracle (:mod:`repgym.envs.delayed.reference`).
+
+A baseline reads the env it plays (a board, an oracle's hidden state), so it is built for one env instance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from repgym.agents.evaluate import random_legal_action
+
+
+def _bubble(env: gym.Env) -> bool:
+    from repgym.envs.bubble.rules import BubbleConfig
+
+    base = env.unwrapped
+    return isinstance(getattr(base, "config", None), BubbleConfig) and hasattr(base, "game")
+
+
+def _delayed(env: gym.Env) -> bool:
+    from repgym.envs.delayed.base import DelayedGameEnv
+
+    return isinstance(env.unwrapped, DelayedGameEnv)
+
+
+def baseline_names(env: gym.Env) -> list[str]:
+    """The baselines that can play ``env``, ``random`` first."""
+    if _bubble(env):
+        from repgym.envs.bubble.policies import POLICIES
+
+        return list(POLICIES)
+    if _delayed(env):
+        from repgym.envs.delayed.reference import POLICIES
+
+        return ["random", *(name for name in POLICIES if name != "random")]
+    return ["random"]
+
+
+def is_baseline(name: str) -> bool:
+    """Whether ``name`` is a baseline of some env family (not a registered learning agent)."""
+    from repgym.envs.bubble.policies import POLICIES as BUBBLE
+    from repgym.envs.delayed.reference import POLICIES as DELAYED
+
+    return name == "random" or name in BUBBLE or name in DELAYED
+
+
+class BaselineAgent:
+    """A baseline ``name`` playing ``env``; ``seed`` seeds its random choices."""
+
+    def __init__(self, name: str, env: gym.Env, seed: int | None = 0) -> None:
+        available = baseline_names(env)
+        if name not in available:
+            raise ValueError(f"baseline {name!r} cannot play {env.spec.id if env.spec else env}; "
+                             f"expected one of {available}")  # fmt: skip
+        self.name, self.env = name, env
+        self.rng = np.random.default_rng(seed)
+        self.family = "bubble" if _bubble(env) else "delayed" if _delayed(env) else "generic"
+        env.action_space.seed(None if seed is None else int(seed))
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[Any, None]:
+        """One action for the env's current state (``observation`` is only passed on to delayed-game policies)."""
+        if self.family == "bubble":
+            from repgym.envs.bubble.policies import policy_action
+
+            return policy_action(self.name, self.env, self.rng), None
+        if self.family == "delayed" and self.name != "random":
+            from repgym.envs.delayed.reference import POLICIES
+
+            return POLICIES[self.name](self.env.unwrapped, observation, self.rng), None
+        return random_legal_action(self.env.action_space, action_masks, self.rng), None
+
+
+__all__ = ["BaselineAgent", "baseline_names", "is_baseline"]

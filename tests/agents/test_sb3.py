@@ -1,0 +1,72 @@
+"""SB3 baselines behind repgym's agent interface: registry, learning, masks, safe save/load."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import repgym  # noqa: F401
+from repgym.agents import AGENTS, load_agent, make_agent
+from repgym.agents.sb3 import default_policy
+
+TINY = {"rows": 4, "cols": 4, "colours": 3}
+
+
+def test_registry_and_errors(tmp_path) -> None:
+    assert {"sb3-ppo", "sb3-sac", "sb3-maskable-ppo", "sb3-qrdqn"} <= set(AGENTS)
+    with pytest.raises(ValueError, match="unknown agent 'nope'"):
+        make_agent("nope", "CartPole-v1")
+    with pytest.raises(FileNotFoundError, match="not a repgym checkpoint"):
+        load_agent(tmp_path)
+
+
+def test_ppo_learns_cartpole_a_little_and_round_trips(tmp_path) -> None:
+    torch.set_num_threads(1)
+    agent = make_agent("sb3-ppo", "CartPole-v1", seed=0, n_steps=256, batch_size=64, n_epochs=4)
+    agent.learn(2048)
+    assert agent.num_timesteps >= 2048
+    agent.save(tmp_path / "ppo")
+    meta = json.loads((tmp_path / "ppo" / "agent.json").read_text())
+    assert meta["agent"] == "sb3-ppo" and meta["env_id"] == "CartPole-v1" and meta["num_timesteps"] >= 2048
+    loaded = load_agent(tmp_path / "ppo")
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32) * 0.05
+    assert np.array_equal(agent.predict(obs)[0], loaded.predict(obs)[0])
+    names = list(agent.latent_modules())
+    assert any("policy_net" in n for n in names) and any("value_net" in n for n in names)
+
+
+def test_maskable_ppo_never_clicks_illegally_on_bubble_breaker() -> None:
+    torch.set_num_threads(1)
+    env = gym.make("repgym/BubbleBreaker-v0", **TINY)
+    agent = make_agent("sb3-maskable-ppo", env, seed=0, n_steps=64, batch_size=32, n_epochs=2)
+    agent.learn(128)
+    obs, info = env.reset(seed=1)
+    for _ in range(30):
+        action, _ = agent.predict(obs, deterministic=False, action_masks=info["action_mask"])
+        obs, _, terminated, truncated, info = env.step(int(action))
+        assert not info["illegal_action"]
+        if terminated or truncated:
+            break
+
+
+def test_default_policy_picks_by_space() -> None:
+    assert default_policy(gym.spaces.Box(0, 1, (6, 14, 10), np.uint8)) == "MlpPolicy"
+    assert default_policy(gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)) == "CnnPolicy"
+    assert default_policy(gym.spaces.Box(-1, 1, (4,))) == "MlpPolicy"
+
+
+@pytest.mark.parametrize(
+    ("agent", "env_id", "space"),
+    [
+        ("sb3-sac", "CartPole-v1", "Box"),
+        ("sb3-dqn", "Pendulum-v1", "Discrete"),
+        ("sb3-qrdqn", "Pendulum-v1", "Discrete"),
+    ],
+)
+def test_an_algorithm_in_the_wrong_action_space_is_a_clear_error(agent, env_id, space) -> None:
+    with pytest.raises(ValueError, match=f"{agent} acts in {space} action spaces; {env_id} has"):
+        make_agent(agent, env_id)

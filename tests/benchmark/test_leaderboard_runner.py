@@ -1,0 +1,161 @@
+"""Suites and the runner: every env gets its baselines, jobs run in workers, failures are kept, reruns resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from leaderboard_helpers import slow_jobs
+
+from repgym.benchmark import JobSpec, LeaderboardStore, make_jobs, run_bench
+from repgym.benchmark.jobs import execute_job
+from repgym.envs.registry import all_envs
+
+
+def test_quick_suite_covers_every_registered_env_with_its_baselines():
+    jobs = make_jobs("quick")
+    agents_by_env: dict[str, set[str]] = {}
+    for job in jobs:
+        agents_by_env.setdefault(job.env_id, set()).add(job.agent)
+    assert set(agents_by_env) == {e.id for e in all_envs()}
+    assert all("random" in agents for agents in agents_by_env.values())
+    assert {"size-weighted", "greedy", "sb3-maskable-ppo"} <= agents_by_env["repgym/BubbleBreaker-v0"]
+    assert {"optimal", "sb3-ppo", "qr-dqn"} <= agents_by_env["repgym/KeyToDoor-v0"]
+    assert "lookahead" in agents_by_env["repgym/SameGame-v0"]  # only where it can play: Bubble Breaker / SameGame
+    assert "lookahead" not in agents_by_env["repgym/KeyToDoor-v0"] | agents_by_env["repgym/TwoLinkReach-v0"]
+    named = make_jobs("quick", agents=["lookahead"], seeds=1)  # naming it does not send it where it cannot play
+    assert {j.env_id for j in named} == {e.id for e in all_envs() if "Bubble" in e.id or "SameGame" in e.id}
+    assert "sb3-ppo" in agents_by_env["repgym/TwoLinkReach-v0"]
+    assert len({j.key for j in jobs}) == len(jobs)
+    assert Counter(j.seed for j in jobs)[0] == len(jobs) // 3  # 3 seeds each
+
+
+def test_env_arguments_reach_every_job_and_an_env_that_rejects_them_is_named():
+    jobs = make_jobs("quick", envs=["KeyToDoor-v0"], agents=["random"], seeds=1, env_kwargs={"delay": 5})
+    assert [(j.env_id, j.env_kwargs) for j in jobs] == [("repgym/KeyToDoor-v0", {"delay": 5})]
+    assert jobs[0].key != make_jobs("quick", envs=["KeyToDoor-v0"], agents=["random"], seeds=1)[0].key
+    with pytest.raises(ValueError, match="repgym/TwoLinkReach-v0 does not take the env arguments"):
+        make_jobs("quick", envs=["KeyToDoor-v0", "TwoLinkReach-v0"], env_kwargs={"delay": 5})
+
+
+def test_job_filters_and_their_errors():
+    jobs = make_jobs("quick", envs=["Umbrella-v0"], agents=["random", "optimal"], seeds=2)
+    assert sorted((j.agent, j.seed) for j in jobs) == [("optimal", 0), ("optimal", 1), ("random", 0), ("random", 1)]
+    assert make_jobs("quick", envs=["SameGame-v0"], agents=["tabu-colour"], seeds=1)[0].agent == "tabu-colour"
+    with pytest.raises(ValueError, match="unknown env 'Nope-v0'"):
+        make_jobs("quick", envs=["Nope-v0"])
+    with pytest.raises(ValueError, match="unknown agent 'alphago'"):
+        make_jobs("quick", agents=["alphago"])
+    eps = make_jobs("quick", envs=["Umbrella-v0"], agents=["random"], seeds=1, epsilon=0.05)
+    assert (jobs[0].agent, jobs[0].seed) == ("random", 0)
+    assert eps[0].protocol == "epsilon=0.05" and eps[0].key != jobs[0].key
+    with pytest.raises(ValueError, match="epsilon"):
+        make_jobs("quick", epsilon=2.0)
+    with pytest.raises(ValueError, match="unknown suite"):
+        make_jobs("medium")
+
+
+def test_job_key_covers_the_protocol_but_not_the_suite():
+    base = JobSpec("repgym/Umbrella-v0", "random", seed=0)
+    assert base.key == JobSpec("repgym/Umbrella-v0", "random", seed=0, suite="full").key
+    others = [JobSpec("repgym/Umbrella-v0", "random", seed=1), JobSpec("repgym/Umbrella-v0", "random", 0, epsilon=0.05),
+              JobSpec("repgym/Umbrella-v0", "random", 0, eval_episodes=11),
+              JobSpec("repgym/Umbrella-v0", "random", 0, env_kwargs={"delay": 3})]  # fmt: skip
+    assert len({base.key, *(o.key for o in others)}) == 5
+    assert base.entry_key == others[0].entry_key  # seeds of one entry
+
+
+def test_a_failing_job_is_recorded_and_the_rest_go_on(tmp_path):
+    jobs = [JobSpec("repgym/Umbrella-v0", "optimal", seed=s, eval_episodes=3) for s in range(2)]
+    jobs.append(JobSpec("repgym/Umbrella-v0", "random", seed=0, env_kwargs={"delay": -1}))
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        report = run_bench(jobs, db, workers=2, progress=False)
+        assert (report.ok, report.failed, report.skipped) == (2, 1, 0)
+        (failed,) = db.rows(status="failed")
+        assert "delay" in failed["error"] and failed["env_kwargs"] == {"delay": -1}
+        rows = db.rows()
+        assert all(r["worker"]["pid"] != os.getpid() for r in rows)  # ran in worker processes
+        assert all(len(r["returns"]) == 3 and r["protocol"] == "deterministic" for r in rows)
+        again = run_bench(jobs, db, workers=2, progress=False)  # finished jobs are skipped, the failed one retried
+        assert (again.ok, again.failed, again.skipped) == (0, 1, 2)
+
+
+def test_a_worker_that_dies_fails_only_its_own_job(tmp_path):
+    crash = JobSpec("leaderboard_helpers:Crash-v0", "random", seed=0)  # os._exit in the worker, like a segfault
+    jobs = [crash, *(JobSpec("repgym/Umbrella-v0", "random", seed=s, eval_episodes=2) for s in range(2))]
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        report = run_bench(jobs, db, workers=1, progress=False)
+        assert (report.ok, report.failed) == (2, 1)
+        (failed,) = db.rows(status="failed")
+    assert failed["env_id"] == crash.env_id and "worker process died" in failed["error"]
+
+
+def test_baselines_play_with_masks_and_the_optimal_policy_beats_random():
+    rows = {a: execute_job(JobSpec("repgym/KeyToDoor-v0", a, seed=0, eval_episodes=5), "unused")
+            for a in ("random", "optimal")}  # fmt: skip
+    assert rows["optimal"]["status"] == rows["random"]["status"] == "ok"
+    assert rows["optimal"]["mean"] > rows["random"]["mean"]
+    always_random = execute_job(JobSpec("repgym/KeyToDoor-v0", "optimal", 0, eval_episodes=5, epsilon=1.0), "unused")
+    assert always_random["protocol"] == "epsilon=1" and always_random["mean"] < rows["optimal"]["mean"]
+    greedy = execute_job(JobSpec("repgym/BubbleBreaker-v0", "greedy", 0, eval_episodes=2,
+                                 env_kwargs={"rows": 5, "cols": 5, "colours": 3}), "unused")  # fmt: skip
+    assert greedy["status"] == "ok" and greedy["mean"] > 0
+    wrong = execute_job(JobSpec("repgym/Umbrella-v0", "greedy", 0), "unused")
+    assert wrong["status"] == "failed" and "cannot play" in wrong["error"]
+
+
+def test_a_learner_trains_and_records_its_learning_curve(tmp_path):
+    hp = {"net_arch": [16], "learning_starts": 50, "buffer_size": 500, "exploration_steps": 100, "n_quantiles": 8,
+          "log_interval": 50, "target_update_interval": 50}  # fmt: skip
+    row = execute_job(JobSpec("repgym/Umbrella-v0", "qr-dqn", seed=0, train_steps=200, eval_episodes=2,
+                              env_kwargs={"delay": 2}, hyperparameters=hp), tmp_path)  # fmt: skip
+    assert row["status"] == "ok", row.get("error")
+    assert row["learning_curve"] and row["learning_curve"][-1][0] == 200
+    assert os.path.isfile(os.path.join(row["checkpoint"], "agent.json"))
+
+
+_RUN = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from leaderboard_helpers import slow_jobs
+from repgym.benchmark import LeaderboardStore, run_bench
+if __name__ == "__main__":
+    with LeaderboardStore(sys.argv[1]) as db:
+        run_bench(slow_jobs(), db, workers=1, progress=False)
+"""
+
+
+def test_a_killed_run_resumes_without_duplicates(tmp_path):
+    script, db_path = tmp_path / "run.py", tmp_path / "lb.sqlite"
+    script.write_text(_RUN)
+    jobs = slow_jobs()
+    with LeaderboardStore(db_path) as db:
+        here = str(Path(__file__).parent)
+        proc = subprocess.Popen([sys.executable, str(script), str(db_path), here], start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while len(db.finished_keys()) < 3 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.02)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker process, mid-run
+            proc.wait()
+        finished_at_kill = len(db.finished_keys())
+        assert 3 <= finished_at_kill < len(jobs), "the run must be killed part-way"
+        report = run_bench(jobs, db, workers=1, progress=False)
+        assert report.skipped == finished_at_kill and report.ok == len(jobs) - finished_at_kill
+        keys = [r["job_key"] for r in db.rows()]
+    assert len(keys) == len(set(keys)) == len(jobs)
+
+
+def test_a_missing_ray_is_an_error_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with LeaderboardStore(tmp_path / "lb.sqlite") as store:
+        with pytest.raises(ValueError, match="the ray backend needs Ray"):
+            run_bench(make_jobs("quick", envs=["Umbrella-v0"], agents=["random"], seeds=1), store, backend="ray")
+        assert store.rows(status=None) == []  # not even a failed row

@@ -1,0 +1,155 @@
+"""The SQLite store: where it lives, rows round-trip, many writers lose nothing, foreign files are never touched."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from repgym.benchmark import schema, store
+from repgym.benchmark.store import LeaderboardError, LeaderboardStore, default_db_path
+
+
+def _row(key: str, status: str = "ok", **extra) -> dict:
+    return {"job_key": key, "status": status, "kind": "agent", "env_id": "repgym/Umbrella-v0", "agent": "random",
+            "seed": 0, "train_steps": 0, "eval_episodes": 2, "protocol": "deterministic", "returns": [1.0, 3.0],
+            "mean": 2.0, "std": 1.0, **extra}  # fmt: skip
+
+
+def test_default_path_follows_env_vars(monkeypatch, tmp_path):
+    monkeypatch.delenv("REPGYM_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_db_path() == tmp_path / "data" / "repgym" / "leaderboard.sqlite"
+    monkeypatch.setenv("REPGYM_DB", str(tmp_path / "mine.sqlite"))
+    assert default_db_path() == tmp_path / "mine.sqlite"
+    with LeaderboardStore() as db:
+        assert db.path == tmp_path / "mine.sqlite"
+    assert (tmp_path / "mine.sqlite").is_file()
+
+
+def test_rows_round_trip_with_provenance(tmp_path):
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        row_id = db.add_result(_row("a", env_kwargs={"delay": 3}, hyperparameters={"net": [64, 64]},
+                                    learning_curve=[[100, 0.5]]))  # fmt: skip
+        assert row_id is not None
+        (row,) = db.rows()
+        assert db.schema_version() == schema.SCHEMA_VERSION
+    assert row["env_kwargs"] == {"delay": 3} and row["hyperparameters"] == {"net": [64, 64]}
+    assert row["returns"] == [1.0, 3.0] and row["learning_curve"] == [[100, 0.5]]
+    assert row["repgym_version"] and row["created_utc"].endswith("+00:00")
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:  # reopening keeps everything
+        assert [r["id"] for r in db.rows()] == [row_id]
+        assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_one_finished_row_per_job_but_failures_are_kept(tmp_path):
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        assert db.add_result(_row("a", status="failed", error="boom")) is not None
+        assert db.add_result(_row("a", status="failed", error="boom again")) is not None
+        assert db.add_result(_row("a")) is not None
+        assert db.add_result(_row("a")) is None  # a second finished row for the same job is ignored
+        assert len(db.rows()) == 1 and len(db.rows(status=None)) == 3
+        assert db.finished_keys() == {"a"}
+        with pytest.raises(ValueError, match="unknown result columns"):
+            db.add_result(_row("b", colour="red"))
+
+
+def _writer(path: str, worker: int, rows: int, barrier) -> None:
+    barrier.wait()  # every process opens the (new) database at the same moment
+    with LeaderboardStore(path, timeout=0.05) as db:  # a tiny busy timeout forces the retry path
+        for i in range(rows):
+            db.add_result(_row(f"w{worker}-{i}", seed=i))
+
+
+def test_concurrent_writers_lose_no_row(tmp_path):
+    path, processes, rows = tmp_path / "lb.sqlite", 4, 25
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    workers = [ctx.Process(target=_writer, args=(str(path), w, rows, barrier)) for w in range(processes)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(timeout=120)
+    assert [p.exitcode for p in workers] == [0] * processes
+    with LeaderboardStore(path) as db:
+        keys = [r["job_key"] for r in db.rows()]
+        assert db.schema_version() == schema.SCHEMA_VERSION
+    assert len(keys) == processes * rows
+    assert set(keys) == {f"w{w}-{i}" for w in range(processes) for i in range(rows)}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"\x00\x13garbage" * 500, "not an SQLite database"), (b"name,score\nalice,3\n", "not an SQLite database")],
+)
+def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path, content, message):
+    path = tmp_path / "lb.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(LeaderboardError, match=message) as err:
+        LeaderboardStore(path)
+    assert "left untouched" in str(err.value)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lb.sqlite"]
+
+
+def test_another_programs_database_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER, total REAL)")
+    conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(LeaderboardError, match="another program.*invoices"):
+        LeaderboardStore(path)
+    assert path.read_bytes() == before
+
+
+def test_a_corrupt_leaderboard_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "lb.sqlite"
+    with LeaderboardStore(path) as db:
+        for i in range(200):
+            db.add_result(_row(f"k{i}", returns=[float(i)] * 20))
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[page + 8 : 3 * page] = b"\xff" * (2 * page - 8)  # smash pages 2-3 (schema + data), keep the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(LeaderboardError, match="corrupt|cannot be read"):
+        LeaderboardStore(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "lb.sqlite"
+    LeaderboardStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_version VALUES (?, 'future')", (schema.SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(LeaderboardError, match="newer than this repgym reads"):
+        LeaderboardStore(path)
+
+
+def test_migrations_apply_once_in_order(tmp_path, monkeypatch):
+    path = tmp_path / "lb.sqlite"
+    with LeaderboardStore(path) as db:
+        db.add_result(_row("old"))
+    upgraded = [*schema.MIGRATIONS, (2, "ALTER TABLE results ADD COLUMN note TEXT")]
+    monkeypatch.setattr(store, "MIGRATIONS", upgraded)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    for _ in range(2):  # the second open finds nothing left to apply
+        with LeaderboardStore(path) as db:
+            assert db.schema_version() == 2
+            assert db.rows()[0]["job_key"] == "old" and "note" in db.rows()[0]
+    versions = sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(1,), (2,)]
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(LeaderboardError, match="folder"):
+        LeaderboardStore(Path(tmp_path))

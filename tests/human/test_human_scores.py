@@ -1,0 +1,87 @@
+"""Human-normalised scores and learning summaries from recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import repgym  # noqa: F401
+from repgym.human.recording import RecordingWriter, read_recording
+from repgym.human.scores import (
+    finished_episodes,
+    human_normalised_score,
+    human_score,
+    learning_summary,
+    random_score,
+)
+
+
+def scripted_player(directory: Path, player: str, choices: list[bool | None], delay: int = 1):
+    """A recording of Umbrella where the player picks right (True) or wrong (False) in each episode; None starts an
+    episode and restarts it after one step."""
+    env = gym.make("repgym/Umbrella-v0", delay=delay)
+    with RecordingWriter.create(directory, "repgym/Umbrella-v0", player, env_kwargs={"delay": delay}, seed=0,
+                                action_space=env.action_space, durable=False) as writer:  # fmt: skip
+        for i, right in enumerate(choices):
+            obs, info = env.reset(seed=i)
+            writer.start_episode(i, obs)
+            rain = info["state"]["weather"] == 1
+            action, done = int(rain == bool(right)), False
+            while not done:
+                obs, reward, terminated, truncated, info = env.step(action)
+                writer.step(action, reward, terminated, truncated, obs, info)
+                done = terminated or truncated or right is None
+        return read_recording(writer.path)
+
+
+def test_normalised_score() -> None:
+    assert human_normalised_score(agent=5.0, random=1.0, human=9.0) == 0.5
+    assert human_normalised_score(agent=1.0, random=1.0, human=9.0) == 0.0
+    assert human_normalised_score(agent=13.0, random=1.0, human=9.0) == 1.5
+    with pytest.raises(ValueError, match="undefined"):
+        human_normalised_score(1.0, 2.0, 2.0)
+
+
+def test_learning_summary(tmp_path: Path) -> None:
+    ann = scripted_player(tmp_path, "ann", [False, None, False, True, True])
+    bob = scripted_player(tmp_path, "bob", [True, False, True])
+    cat = scripted_player(tmp_path, "cat", [False, False])
+    summary = learning_summary([ann, bob, cat])
+    assert summary.players == ["ann", "bob", "cat"]
+    assert summary.episodes_to_first_success == {"ann": 2, "bob": 0, "cat": None}  # the restart does not count
+    assert summary.players_by_episode.tolist() == [3, 3, 2, 1]
+    assert np.allclose(summary.success_rate_by_episode, [1 / 3, 0, 1, 1])
+    eps = finished_episodes([ann, bob, cat])
+    assert [len(v) for v in eps.values()] == [4, 3, 2]
+    returns = [ep.total_reward for v in eps.values() for ep in v]
+    assert summary.mean_return == pytest.approx(np.mean(returns)) == pytest.approx(human_score([ann, bob, cat]))
+
+
+def test_learning_summary_with_a_return_threshold(tmp_path: Path) -> None:
+    rec = scripted_player(tmp_path, "ann", [True, False], delay=0)
+    assert learning_summary([rec], success_threshold=1.0).success_rate_by_episode.tolist() == [1.0, 0.0]
+    assert learning_summary([rec], success_threshold=2.0).episodes_to_first_success == {"ann": None}
+
+
+def test_pooling_rules(tmp_path: Path) -> None:
+    a = scripted_player(tmp_path, "ann", [True], delay=1)
+    b = scripted_player(tmp_path, "bob", [True], delay=2)
+    with pytest.raises(ValueError, match="different games or settings"):
+        learning_summary([a, b])
+    with pytest.raises(ValueError, match="no recordings"):
+        human_score([])
+    with pytest.raises(ValueError, match="no finished episode"):
+        human_score([scripted_player(tmp_path, "cat", [None])])
+
+
+def test_random_score() -> None:
+    umbrella = random_score("repgym/Umbrella-v0", {"delay": 0}, episodes=400, seed=0)
+    assert umbrella == pytest.approx(0.0, abs=0.15)
+    assert random_score("repgym/Umbrella-v0", {"delay": 0}, episodes=50, seed=3) == random_score(
+        "repgym/Umbrella-v0", {"delay": 0}, episodes=50, seed=3
+    )
+    bubble = random_score("repgym/BubbleBreaker-v0", {"rows": 5, "cols": 5, "colours": 3}, episodes=5)
+    assert bubble > 0  # legal moves only: every step scores
