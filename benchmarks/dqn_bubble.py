@@ -24,8 +24,8 @@ from rich.table import Table
 
 import repgym  # noqa: F401  (registers the ids)
 from repgym.agents import make_agent
-from repgym.agents.evaluate import evaluate_agent
 from repgym.envs.bubble.policies import policy_action
+from repgym.runs import EvalProtocol, play
 
 ENV_ID = "repgym/BubbleBreaker-v0"
 SETTINGS = dict(
@@ -75,7 +75,7 @@ def main() -> None:
     )
 
     env = gym.make(ENV_ID, **board)
-    result = evaluate_agent(agent, env, args.games, seed=0)
+    result = play(agent, env, EvalProtocol(args.games, first_seed=0))
     rows = {"qr-dqn (greedy, masked)": (result.scores, result.lengths.mean())}
     for name in ("size-weighted", "random", "greedy", "tabu-colour"):
         rows[f"policy:{name}"] = (play_policy(name, env, args.games), float("nan"))

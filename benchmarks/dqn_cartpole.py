@@ -25,7 +25,7 @@ from rich.table import Table
 
 from repgym.agents import make_agent
 from repgym.agents.callbacks import EvalCallback
-from repgym.agents.evaluate import evaluate_agent
+from repgym.runs import EvalProtocol, play
 
 ENV_ID = "CartPole-v1"
 THRESHOLD = 475.0
@@ -46,11 +46,11 @@ def run(head: str, seed: int, steps: int, eval_every: int, final_episodes: int) 
     """Train one agent and return its evaluation curve and final score."""
     name = {"qr": "qr-dqn", "c51": "c51-dqn", "expectile": "expectile-dqn", "mean": "dqn"}[head]
     agent = make_agent(name, ENV_ID, seed=seed, **COMMON, **HEAD_SETTINGS[head])
-    evaluator = EvalCallback(gym.make(ENV_ID), eval_freq=eval_every, n_eval_episodes=10, seed=10_000)
+    evaluator = EvalCallback(gym.make(ENV_ID), eval_freq=eval_every, n_eval_episodes=10)
     start = time.perf_counter()
     agent.learn(steps, callback=evaluator)
     wall = time.perf_counter() - start
-    final = evaluate_agent(agent, gym.make(ENV_ID), final_episodes, seed=10_000)
+    final = play(agent, gym.make(ENV_ID), EvalProtocol(final_episodes))
     first = next((s for s, mean, _ in evaluator.evaluations if mean >= THRESHOLD), None)
     return {
         "agent": name, "seed": seed, "steps": agent.num_timesteps, "wall_s": wall, "steps_per_s": steps / wall,

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from repgym.agents import make_agent
-from repgym.agents.evaluate import evaluate_agent
+from repgym.runs import EvalProtocol, play
 
 ENV_ID = "CartPole-v1"
 ADAM_EPS = 0.01 / 32
@@ -53,7 +53,7 @@ def timed(make, seed: int, steps: int, episodes: int) -> tuple[float, float, flo
     agent.learn(steps)
     wall_rate = steps / (time.perf_counter() - start)
     cpu_rate = steps / (time.process_time() - cpu)
-    return wall_rate, cpu_rate, evaluate_agent(agent, gym.make(ENV_ID), episodes, seed=10_000).mean
+    return wall_rate, cpu_rate, play(agent, gym.make(ENV_ID), EvalProtocol(episodes)).mean
 
 
 def main() -> None:

@@ -20,13 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import repgym
-from repgym.atomic_files import write_files_atomically
-
-CHECKPOINT_FORMAT = "repgym-agent"
-CHECKPOINT_VERSION = 1
-META_FILE = "agent.json"
-WEIGHTS_FILE = "weights.pt"
+from repgym.runs.checkpoint import META_FILE, WEIGHTS_FILE, Checkpoint, write_checkpoint  # noqa: F401
 
 EnvLike = gym.Env | gym.vector.VectorEnv | str
 
@@ -111,44 +105,7 @@ class Agent(ABC):
         )
 
 
-def write_checkpoint(path: str | os.PathLike, meta: dict[str, Any], tensors: dict[str, Any]) -> Path:
-    """Write ``agent.json`` + ``weights.pt`` into folder ``path`` atomically (a crash leaves the old checkpoint)."""
-    full_meta = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
-        "repgym_version": repgym.__version__,
-        **meta,
-    }
-    return write_files_atomically(path, {
-        WEIGHTS_FILE: lambda f: torch.save(tensors, f),
-        META_FILE: lambda f: f.write(json.dumps(full_meta, indent=2, default=_json_default).encode()),
-    })  # fmt: skip
-
-
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
-    """``(meta, tensors)`` of a checkpoint folder; ``ValueError`` naming the problem if it is not one."""
-    folder = Path(path)
-    meta_path = folder / META_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{folder} is not a repgym checkpoint: {META_FILE} not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{meta_path} is not valid JSON: {err}") from None
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{meta_path} is not a repgym agent checkpoint (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > CHECKPOINT_VERSION:
-        raise ValueError(f"{folder} was written by a newer repgym (format {meta['format_version']}); please upgrade")
-    weights_path = folder / WEIGHTS_FILE
-    tensors = torch.load(weights_path, map_location=map_location, weights_only=True) if weights_path.exists() else {}
-    return meta, tensors
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in agent.json")
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
+    """``(meta, tensors)`` of a checkpoint folder (through :class:`repgym.runs.Checkpoint`)."""
+    checkpoint = Checkpoint.read(path)
+    return checkpoint.meta, {**checkpoint.tensors(), **checkpoint.resume_tensors()}

@@ -94,16 +94,17 @@ class CheckpointCallback(_Every):
 
 
 class EvalCallback(_Every):
-    """Evaluate on ``eval_env`` every ``eval_freq`` env steps (:func:`repgym.agents.evaluate.evaluate_agent`);
+    """Evaluate on ``eval_env`` every ``eval_freq`` env steps (:func:`repgym.runs.play`);
     ``evaluations`` collects ``(steps, mean return, std)``; with ``best_model_save_path`` the best agent is saved;
-    training stops once the mean return reaches ``stop_at`` (if given). Results go to the agent's logger too."""
+    training stops once the mean return reaches ``stop_at`` (if given). ``seed``: first reset seed (default: the
+    run protocol's evaluation seeds). Results go to the agent's logger too."""
 
     def __init__(
         self,
         eval_env: gym.Env,
         eval_freq: int,
         n_eval_episodes: int = 10,
-        seed: int = 10_000,
+        seed: int | None = None,
         best_model_save_path: str | Path | None = None,
         stop_at: float | None = None,
     ) -> None:
@@ -117,9 +118,13 @@ class EvalCallback(_Every):
         self.best_mean = float("-inf")
 
     def fire(self, agent: Any) -> bool:
-        from repgym.agents.evaluate import evaluate_agent
+        from repgym.runs import DEFAULT_FIRST_SEED, EvalProtocol, play
 
-        result = evaluate_agent(agent, self.eval_env, self.n_eval_episodes, seed=self.seed)
+        result = play(
+            agent,
+            self.eval_env,
+            EvalProtocol(self.n_eval_episodes, first_seed=DEFAULT_FIRST_SEED if self.seed is None else self.seed),
+        )
         self.evaluations.append((agent.num_timesteps, result.mean, result.std))
         logger = getattr(agent, "logger", None)
         if logger is not None:

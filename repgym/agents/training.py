@@ -20,9 +20,7 @@ import gymnasium as gym
 
 from repgym.agents import AGENTS, load_agent, make_agent
 from repgym.agents.base import Agent
-from repgym.agents.evaluate import EvalResult, evaluate_agent, evaluation_env, read_meta
-
-EVAL_SEED = 1_000_000  # evaluation episodes use seeds far from training's
+from repgym.runs import Checkpoint, EvalProtocol, EvalResult, play
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,11 @@ def train_agent(
     if resume is not None:
         if hyperparameters or env_kwargs or num_envs != 1:
             raise ValueError("a resumed run takes hyperparameters and env from its checkpoint; drop --set/--env-set")
-        meta = read_meta(resume)
-        agent = load_agent(resume)
+        recorded = Checkpoint.read(resume)
+        agent = load_agent(recorded)
         if hasattr(agent, "log_dir"):
             agent.log_dir = log_dir
-        agent_name, env_id = meta["agent"], meta.get("env_id")
+        agent_name, env_id = recorded.agent, recorded.env and recorded.env.id
     else:
         if agent_name not in AGENTS:
             raise ValueError(f"unknown agent {agent_name!r}; expected one of {sorted(AGENTS)}")
@@ -108,7 +106,7 @@ def train_agent(
     checkpoint = agent.save(out / "checkpoint")
     evaluation = None
     if eval_episodes > 0:
-        evaluation = evaluate_agent(agent, evaluation_env(read_meta(checkpoint)), eval_episodes, seed=EVAL_SEED)
+        evaluation = play(agent, Checkpoint.read(checkpoint).require_env(), EvalProtocol(eval_episodes))
     result = TrainResult(agent_name, str(env_id), agent.num_timesteps - start_steps, agent.num_timesteps, wall,
                          checkpoint, evaluation)  # fmt: skip
     _write_summary(out / "summary.json", result, seed)

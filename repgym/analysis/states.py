@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from repgym.agents.evaluate import random_legal_action
+from repgym.runs import random_legal_action
 
 # info entries that are bookkeeping, not a property of the state
 _INFO_SKIP = {"state", "action_mask", "illegal_action", "TimeLimit.truncated", "episode", "terminal_observation"}

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from repgym.agents.evaluate import random_legal_action
+from repgym.runs import random_legal_action
 
 
 def _bubble(env: gym.Env) -> bool:

@@ -6,10 +6,10 @@ keys that already have a finished row. :func:`execute_job` runs in a worker proc
 for a failing agent or env (it returns a ``failed`` row with the error), and returns a plain dict that the
 driver writes to the database.
 
-Evaluation protocol: episode ``i`` is reset with seed ``EVAL_SEED + i`` for every agent and every seed, so all rows
-of an env face the same games; the agent acts greedily (``deterministic``) or epsilon-greedily (``epsilon=e``:
-a uniformly random legal action with probability ``e``), and only legal moves are offered where the env has
-action masks.
+Evaluation protocol (:mod:`repgym.runs`): episode ``i`` is reset with seed ``DEFAULT_FIRST_SEED + i`` for every
+agent and every seed, so all rows of an env face the same games; the agent acts greedily (``deterministic``) or
+epsilon-greedily (``epsilon=e``: a uniformly random legal action with probability ``e``), and only legal moves are
+offered where the env has action masks.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
-EVAL_SEED = 1_000_000  # evaluation episodes use seeds far from training's (as repgym.agents.training)
+from repgym.runs import EvalProtocol, play
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,6 @@ def worker_identity() -> dict[str, Any]:
     return out
 
 
-def play_episodes(
-    agent: Any, env: gym.Env, episodes: int, seed: int = EVAL_SEED, epsilon: float = 0.0, rng_seed: int = 0
-) -> np.ndarray:
-    """Returns ``(episodes,)`` of ``agent`` (anything with ``predict``) on ``env``, greedily or epsilon-greedily:
-    :func:`repgym.agents.evaluate.evaluate_agent` with the leaderboard's evaluation seeds (episode ``i`` from
-    ``reset(seed=seed + i)``)."""
-    from repgym.agents.evaluate import evaluate_agent
-
-    return evaluate_agent(agent, env, episodes, seed=seed, epsilon=epsilon, rng_seed=rng_seed).returns
-
-
 def learning_curve(log_dir: Path) -> list[list[float]] | None:
     """``[[env step, mean training episode return], ...]`` from an agent's ``metrics.csv`` (repgym's own agents
     write one through :class:`repgym.agents.logger.RunLogger`), or None when there is none."""
@@ -135,7 +123,8 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
                                  eval_episodes=0)  # fmt: skip
             checkpoint, curve = str(result.checkpoint), learning_curve(out / "logs")
             agent = load_agent(result.checkpoint, env=env)
-        returns = play_episodes(agent, env, spec.eval_episodes, epsilon=spec.epsilon, rng_seed=spec.seed)
+        protocol = EvalProtocol(spec.eval_episodes, epsilon=spec.epsilon, rng_seed=spec.seed)
+        returns = play(agent, env, protocol).returns
     finally:
         env.close()
     return {"status": "ok", "returns": returns.tolist(), "mean": float(returns.mean()), "std": float(returns.std()),
@@ -162,4 +151,4 @@ def execute_job(spec: JobSpec | dict[str, Any], run_dir: str | os.PathLike) -> d
     return row
 
 
-__all__ = ["EVAL_SEED", "JobSpec", "execute_job", "learning_curve", "play_episodes", "run_job", "worker_identity"]
+__all__ = ["JobSpec", "execute_job", "learning_curve", "run_job", "worker_identity"]

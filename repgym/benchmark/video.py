@@ -17,8 +17,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from repgym.benchmark.jobs import EVAL_SEED, JobSpec, play_episodes
+from repgym.benchmark.jobs import JobSpec
 from repgym.benchmark.store import LeaderboardStore
+from repgym.runs import Checkpoint, EvalProtocol, play
 
 
 def make_player(agent: str | os.PathLike, env: gym.Env, seed: int = 0) -> Any:
@@ -47,19 +48,19 @@ def record_video(
     seed: int = 0,
     name_prefix: str | None = None,
 ) -> list[Path]:
-    """Play ``episodes`` episodes (reset seeds ``EVAL_SEED + i``) and write one MP4 per episode to ``out_dir``;
+    """Play ``episodes`` episodes (the run protocol's evaluation seeds) and write one MP4 per episode to ``out_dir``;
     ``env_id`` may be None for a checkpoint (its recorded env is used). Returns the video files."""
     import repgym.envs  # noqa: F401  (registers the ids)
-    from repgym.agents.base import META_FILE
-    from repgym.agents.evaluate import read_meta
+    from repgym.runs.checkpoint import META_FILE
 
     label = str(agent)
     if (Path(agent) / META_FILE).is_file():
-        meta = read_meta(agent)
-        label = meta.get("agent") or "agent"
-        env_id = env_id or meta.get("env_id")
-        if env_kwargs is None and env_id == meta.get("env_id"):
-            env_kwargs = meta.get("env_kwargs") or {}
+        checkpoint = Checkpoint.read(agent)
+        label = checkpoint.agent
+        recorded = checkpoint.env
+        env_id = env_id or (recorded and recorded.id)
+        if env_kwargs is None and recorded is not None and env_id == recorded.id:
+            env_kwargs = dict(recorded.kwargs)
     if not env_id:
         raise ValueError("give an env id (the agent is not a checkpoint that records one)")
     out = Path(out_dir)
@@ -69,7 +70,7 @@ def record_video(
         warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
         env = gym.wrappers.RecordVideo(env, str(out), episode_trigger=lambda _: True, name_prefix=prefix)
     try:
-        play_episodes(make_player(agent, env, seed), env, episodes, seed=EVAL_SEED, rng_seed=seed)
+        play(make_player(agent, env, seed), env, EvalProtocol(episodes, rng_seed=seed))
     finally:
         env.close()
     return sorted(out.glob(f"{prefix}-episode-*.mp4"))

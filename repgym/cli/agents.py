@@ -13,6 +13,7 @@ from repgym.cli.common import (
     parse_settings,
     set_torch_threads,
 )
+from repgym.runs.protocol import DEFAULT_FIRST_SEED
 
 EPILOG_TRAIN = """\
 every registered agent trains the same way (repgym list names them); --set goes to the agent, --env-set to the env.
@@ -67,7 +68,8 @@ def register(sub) -> dict[str, Handler]:
     )
     p_eval.add_argument("checkpoint", help="a checkpoint folder written by repgym train or agent.save")
     p_eval.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
-    p_eval.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
+    p_eval.add_argument("--seed", type=int, default=DEFAULT_FIRST_SEED,
+                        help=f"reset seed of the first episode (default: {DEFAULT_FIRST_SEED:,})")  # fmt: skip
     p_eval.add_argument("--stochastic", action="store_true", help="act with the agent's exploration")
     p_eval.add_argument("--plot-distribution", default=None, metavar="PNG",
                         help="distributional agents: draw the return distribution at the first state")  # fmt: skip
@@ -109,16 +111,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from repgym.agents.evaluate import evaluate_checkpoint, read_meta
+    from repgym.agents.evaluate import evaluate_checkpoint
+    from repgym.runs import Checkpoint, EvalProtocol
 
     set_torch_threads(args.threads)
-    meta = read_meta(args.checkpoint)
+    checkpoint = Checkpoint.read(args.checkpoint)
     env_kwargs = parse_settings(args.env_set)
-    agent, env, ev = evaluate_checkpoint(
-        args.checkpoint, args.episodes, seed=args.seed, deterministic=not args.stochastic, env_kwargs=env_kwargs
-    )
+    protocol = EvalProtocol(args.episodes, first_seed=args.seed, deterministic=not args.stochastic)
+    agent, env, ev = evaluate_checkpoint(checkpoint, protocol, env_kwargs=env_kwargs)
     print(
-        f"{meta.get('agent')} on {meta.get('env_id')} ({meta.get('num_timesteps', '?')} training steps): "
+        f"{checkpoint.agent} on {checkpoint.env} ({checkpoint.num_timesteps} training steps): "
         f"return {ev.mean:.2f} ± {ev.std:.2f} over {len(ev.returns)} episodes (min {ev.returns.min():.2f}, "
         f"max {ev.returns.max():.2f}), mean length {ev.lengths.mean():.1f}, illegal actions {ev.illegal_actions}"
     )
@@ -126,7 +128,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"score {ev.scores.mean():.2f} ± {ev.scores.std():.2f}")
     if args.plot_distribution:
         if not hasattr(agent, "return_distribution"):
-            raise ValueError(f"{meta.get('agent')} has no return distribution to plot")
+            raise ValueError(f"{checkpoint.agent} has no return distribution to plot")
         from repgym.agents.distributional.plot import plot_return_distribution
 
         obs, info = env.reset(seed=args.seed)

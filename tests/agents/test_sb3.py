@@ -20,7 +20,7 @@ def test_registry_and_errors(tmp_path) -> None:
     assert {"sb3-ppo", "sb3-sac", "sb3-maskable-ppo", "sb3-qrdqn"} <= set(AGENTS)
     with pytest.raises(ValueError, match="unknown agent 'nope'"):
         make_agent("nope", "CartPole-v1")
-    with pytest.raises(FileNotFoundError, match="not a repgym checkpoint"):
+    with pytest.raises(ValueError, match="not a repgym checkpoint"):
         load_agent(tmp_path)
 
 

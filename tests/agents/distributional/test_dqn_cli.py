@@ -92,7 +92,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["train", "qr-dqn", "CartPole-v1", "--steps", "10", "--set", "lr=1", "--out", str(tmp_path)]) == 2
     assert "unknown hyperparameter(s) ['lr']" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing")]) == 2
-    assert "not a repgym checkpoint" in capsys.readouterr().err
+    assert "missing: no such checkpoint folder" in capsys.readouterr().err
 
 
 def test_dopamine_command(tmp_path, capsys) -> None:

@@ -12,7 +12,7 @@ import torch
 import repgym  # noqa: F401  (registers the ids)
 from repgym.agents import make_agent
 from repgym.agents.base import Agent
-from repgym.agents.evaluate import env_action, evaluate_agent
+from repgym.runs import EvalProtocol, env_action, play
 
 REACH = "repgym/TwoLinkReach-v0"
 
@@ -70,7 +70,7 @@ def test_continuous_actions_reach_the_env_as_float_arrays() -> None:
     # a damping controller: torque against each joint's velocity (obs[4:6]), fractional commands
     agent = FixedPolicy(lambda obs: np.clip(-0.3 * obs[4:6], -1.0, 1.0).astype(np.float32))
     env = RecordActions(gym.make(REACH))
-    result = evaluate_agent(agent, env, n_episodes=2, seed=3)
+    result = play(agent, env, EvalProtocol(2, first_seed=3))
     assert result.lengths.tolist() == [200, 200]
     first = env.actions[0]
     assert isinstance(first, np.ndarray) and first.dtype == np.float32 and first.shape == (2,)
@@ -90,7 +90,7 @@ def test_batched_or_float64_continuous_actions_take_the_space_shape_and_dtype() 
 def test_discrete_actions_stay_python_ints() -> None:
     agent = FixedPolicy(lambda obs: np.array(1 if obs[2] > 0 else 0))  # push toward the pole's lean
     env = RecordActions(gym.make("CartPole-v1"))
-    result = evaluate_agent(agent, env, n_episodes=2, seed=0)
+    result = play(agent, env, EvalProtocol(2, first_seed=0))
     assert all(type(a) is int for a in env.actions) and set(env.actions) == {0, 1}
     assert result.mean > 25  # the lean-following policy balances far longer than a random one (~22 steps)
     assert env_action(np.array([2]), gym.spaces.Discrete(3)) == 2
@@ -103,7 +103,7 @@ def test_sb3_sac_evaluates_on_a_continuous_body() -> None:
     )
     agent.learn(300)
     env = RecordActions(gym.make(REACH))
-    result = evaluate_agent(agent, env, n_episodes=2, seed=5)
+    result = play(agent, env, EvalProtocol(2, first_seed=5))
     assert result.returns.shape == (2,) and np.isfinite(result.returns).all()
     assert env.actions[0].dtype == np.float32 and env.actions[0].shape == (2,)
     expected = manual_returns(gym.make(REACH), agent, episodes=2, seed=5)

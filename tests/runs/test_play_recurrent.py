@@ -5,8 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from repgym.agents.evaluate import evaluate_agent
-from repgym.benchmark.jobs import play_episodes
+from repgym.runs import EvalProtocol, play
 
 
 class CountingAgent:
@@ -31,12 +30,12 @@ def _check_memory(seen: list[tuple[int, bool]], episodes: int) -> None:
 
 def test_evaluate_agent_carries_recurrent_state() -> None:
     agent = CountingAgent()
-    result = evaluate_agent(agent, gym.make("CartPole-v1"), n_episodes=3, seed=0)
+    result = play(agent, gym.make("CartPole-v1"), EvalProtocol(3, first_seed=0))
     assert len(agent.seen) == int(result.lengths.sum())
     _check_memory(agent.seen, 3)
 
 
-def test_leaderboard_episodes_carry_recurrent_state_also_under_epsilon() -> None:
+def test_recurrent_state_is_carried_also_under_epsilon() -> None:
     agent = CountingAgent()
-    play_episodes(agent, gym.make("CartPole-v1"), episodes=2, epsilon=0.5)
+    play(agent, gym.make("CartPole-v1"), EvalProtocol(2, epsilon=0.5))
     _check_memory(agent.seen, 2)
