@@ -105,6 +105,15 @@ def format_boards(boards: Iterable[np.ndarray]) -> str:
     return "\n\n".join(format_board(b) for b in boards) + "\n"
 
 
+_PATH_LIKE = re.compile(r"[/\\~]|\.[A-Za-z]\w*$")  # a separator, a home folder or a file extension
+
+
+def _names_a_file(text: str) -> bool:
+    """A one-line string is a path when a file of that name exists or when it looks like one (a slash, ``~``, an
+    extension): ``"/no/such/file"`` is a missing file, not a malformed board; ``"1x3"`` is (bad) board text."""
+    return "\n" not in text and (Path(text).expanduser().is_file() or bool(_PATH_LIKE.search(text)))
+
+
 def board_from_option(value: object) -> np.ndarray:
     """``reset(options={"board": ...})``: a numpy array (or nested list), board text, or a path to a text file
     holding one board."""
@@ -113,8 +122,11 @@ def board_from_option(value: object) -> np.ndarray:
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(f"board array must be 2-D integers (rows, cols), got shape {arr.shape} dtype {arr.dtype}")
         return arr.astype(np.int8)
-    if isinstance(value, os.PathLike) or (isinstance(value, str) and "\n" not in value and Path(value).is_file()):
-        return parse_board(Path(value).read_text())
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and _names_a_file(value)):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"board file not found: {value}" if not path.exists() else f"{value} is not a file")
+        return parse_board(path.read_text())
     if isinstance(value, str):
         return parse_board(value)
     raise ValueError(f"options['board'] must be an array, board text or a file path, got {type(value).__name__}")

@@ -172,3 +172,15 @@ def test_make_with_module_prefix_in_fresh_interpreter() -> None:
     code = "import gymnasium as gym; e = gym.make('repgym:repgym/BubbleBreaker-v0'); print(e.spec.max_episode_steps)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "500"
+
+
+def test_board_option_tells_a_missing_file_from_board_text(tmp_path) -> None:
+    env = gym.make("repgym/BubbleBreaker-v0", rows=3, cols=3, colours=3)
+    with pytest.raises(ValueError, match=r"^board file not found: /no/such/file$"):
+        env.reset(options={"board": "/no/such/file"})
+    with pytest.raises(ValueError, match=r"^board file not found: boards\.txt$"):
+        env.reset(options={"board": "boards.txt"})
+    with pytest.raises(ValueError, match="is not a file"):
+        env.reset(options={"board": str(tmp_path)})
+    with pytest.raises(ValueError, match="line 1, column 2: unexpected 'x'"):  # one-row text is still board text
+        env.reset(options={"board": "1x3"})
