@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from repgym.agents.base import Agent, EnvLike, read_checkpoint
+from repgym.agents.base import Agent, EnvLike
+from repgym.runs import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -41,28 +42,27 @@ def register_agent(name: str, entry_point: str, description: str, **kwargs: Any)
 
 
 def make_agent(name: str, env: EnvLike, **hyperparameters: Any) -> Agent:
-    """A new agent by registry name, acting in ``env`` (an instance or a registered id)."""
+    """A new agent by registry name, acting in ``env`` (an instance, an :class:`~repgym.runs.EnvSpec` or an id)."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
     entry = AGENTS[name]
     return entry.load_class()(env, **dict(entry.kwargs), **hyperparameters)
 
 
-def load_agent(path: str | os.PathLike, env: EnvLike | None = None) -> Agent:
-    """Any agent from its checkpoint folder (the folder's ``agent.json`` names which)."""
-    meta, _ = read_checkpoint(path)
-    name = meta.get("agent")
-    if name not in AGENTS:
-        raise ValueError(f"checkpoint {path} holds agent {name!r}, which this repgym does not know")
-    try:
-        return AGENTS[name].load_class().load(path, env=env)
-    except RuntimeError as err:  # torch: the saved weights do not fit the network this env needs
-        if "state_dict" not in str(err) and "size mismatch" not in str(err):
-            raise
-        env_id = meta.get("env_id")
-        raise ValueError(f"checkpoint {path} does not fit this env: its {name} network was built for {env_id} "
-                         f"with {meta.get('env_kwargs') or 'default arguments'} (observation or action shapes "
-                         "differ); use the env it was trained on") from None  # fmt: skip
+def registered_agent(checkpoint: Checkpoint) -> AgentEntry:
+    """The registry entry of the agent that wrote ``checkpoint``; a one-line error for a name this repgym lacks."""
+    if checkpoint.agent not in AGENTS:
+        raise ValueError(f"checkpoint {checkpoint.path} holds agent {checkpoint.agent!r}, which this repgym does not "
+                         f"know; expected one of {sorted(AGENTS)}")  # fmt: skip
+    return AGENTS[checkpoint.agent]
+
+
+def load_agent(path: str | os.PathLike | Checkpoint, env: EnvLike | None = None) -> Agent:
+    """Any agent from its checkpoint folder (its ``agent.json`` names which) or a :class:`Checkpoint` already read.
+
+    The checkpoint is read once; ``env`` (default: the recorded env) must have the observation and action spaces
+    the agent was trained with, else a one-line ``ValueError`` says which differs (before any network is built)."""
+    return Agent.load(path, env=env)
 
 
 _SB3 = "repgym.agents.sb3:SB3Agent"
@@ -88,4 +88,4 @@ register_agent("lookahead", "repgym.agents.lookahead.agent:LookaheadAgent",
 register_agent("world-model", "repgym.agents.world_model.agent:WorldModelAgent",
                "World Models: VAE/VQ-VAE + MDN-LSTM, linear controller by CMA-ES (real env or dream)")  # fmt: skip
 
-__all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent"]
+__all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent", "registered_agent"]

@@ -3,21 +3,26 @@
 SB3's own ``.zip`` files cloudpickle parts of the model, so loading one can run code; here a checkpoint holds
 the policy's state dict and a JSON config, and loading rebuilds the model from the config. Optimiser state and
 replay buffers are not saved: a loaded baseline acts and can keep learning, but does not resume bit-exactly.
+
+SB3 seeds and draws from the global torch, numpy and ``random`` generators; the agent runs construction and
+``learn`` on its own states of them, so making or training an agent never moves the caller's generators.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
+import json
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
 
-from repgym.agents.base import Agent, EnvLike, env_identity, read_checkpoint, resolve_env, write_checkpoint
+from repgym.agents.base import Agent, EnvLike
+from repgym.runs import Checkpoint
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "ppo": ("stable_baselines3", "PPO"),
@@ -79,8 +84,7 @@ class SB3Agent(Agent):
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown SB3 algorithm {algorithm!r}; expected one of {sorted(ALGORITHMS)}")
-        self.env = resolve_env(env, env_kwargs)
-        self.env_id, self.env_kwargs = env_identity(self.env)
+        self._use_env(env, env_kwargs)
         self.algorithm = algorithm
         self.seed = seed
         self.policy = policy or default_policy(self.env.observation_space)
@@ -92,20 +96,44 @@ class SB3Agent(Agent):
             kinds = ", ".join(space.__name__ for space in supported)
             raise ValueError(f"sb3-{algorithm} acts in {kinds} action spaces; {self.env_id or 'this env'} has "
                              f"{self.env.action_space} (for physics envs, discrete agents need --bins)")  # fmt: skip
-        self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **hyperparameters)
+        self._global_rng_states: tuple[Any, Any] | None = None  # this agent's (numpy, random) global states
+        with self._own_rngs():
+            self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **hyperparameters)
 
     @property
-    def registry_name(self) -> str:
+    def name(self) -> str:  # type: ignore[override]
+        """The registry name: ``sb3-<algorithm>``."""
         return f"sb3-{self.algorithm}"
 
     @property
     def num_timesteps(self) -> int:  # type: ignore[override]
         return int(self.model.num_timesteps)
 
+    @num_timesteps.setter
+    def num_timesteps(self, value: int) -> None:
+        self.model.num_timesteps = int(value)
+
+    @contextmanager
+    def _own_rngs(self) -> Iterator[None]:
+        """Run a block on this agent's states of the global torch, numpy and ``random`` generators (which SB3 seeds
+        and draws from), then put the caller's states back."""
+        caller = np.random.get_state(), random.getstate()
+        if self._global_rng_states is not None:
+            np.random.set_state(self._global_rng_states[0])
+            random.setstate(self._global_rng_states[1])
+        try:
+            with self._torch_rng():
+                yield
+        finally:
+            self._global_rng_states = np.random.get_state(), random.getstate()
+            np.random.set_state(caller[0])
+            random.setstate(caller[1])
+
     def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> SB3Agent:
         if total_timesteps < 1:
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
-        self.model.learn(total_timesteps, callback=callback, progress_bar=progress_bar, reset_num_timesteps=False)
+        with self._own_rngs():
+            self.model.learn(total_timesteps, callback=callback, progress_bar=progress_bar, reset_num_timesteps=False)
         return self
 
     def predict(
@@ -120,34 +148,25 @@ class SB3Agent(Agent):
             return self.model.predict(observation, state, episode_start, deterministic, action_masks=action_masks)
         return self.model.predict(observation, state, episode_start, deterministic)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        unsaveable = [k for k, v in self.hyperparameters.items() if not _json_ok(v)]
-        if unsaveable:
-            raise ValueError(f"hyperparameters {unsaveable} cannot be stored as JSON; pass plain values to save")
-        meta = {
-            "agent": self.registry_name,
-            "algorithm": self.algorithm,
-            "policy": self.policy,
-            "env_id": self.env_id,
-            "env_kwargs": self.env_kwargs,
-            "seed": self.seed,
-            "num_timesteps": self.num_timesteps,
-            "hyperparameters": self.hyperparameters,
-        }
-        return write_checkpoint(path, meta, {"policy": self.model.policy.state_dict()})
+    # -- checkpoint hooks (see repgym.agents.base) ------------------------------------------------------------------
+    def _save_hyperparameters(self) -> dict[str, Any]:
+        bad = [key for key, value in self.hyperparameters.items() if not _json_ok(value)]
+        if bad:
+            raise ValueError(f"hyperparameters {bad} cannot be stored as JSON; pass plain values to save")
+        return self.hyperparameters
+
+    def _save_meta(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "policy": self.policy}
+
+    def _save_tensors(self) -> dict[str, Any]:
+        return {"policy": self.model.policy.state_dict()}
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: EnvLike | None = None) -> SB3Agent:
-        meta, tensors = read_checkpoint(path)
-        if env is None:
-            if not meta.get("env_id"):
-                raise ValueError(f"checkpoint {path} records no env id; pass env=")
-            env = gym.make(meta["env_id"], **meta.get("env_kwargs", {}))
-        agent = cls(env, algorithm=meta["algorithm"], seed=meta.get("seed"), policy=meta["policy"],
-                    **meta.get("hyperparameters", {}))  # fmt: skip
-        agent.model.policy.load_state_dict(tensors["policy"])
-        agent.model.num_timesteps = int(meta.get("num_timesteps", 0))
-        return agent
+    def _rebuild_kwargs(cls, checkpoint: Checkpoint) -> dict[str, Any]:
+        return {"policy": checkpoint.meta["policy"]}
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        self.model.policy.load_state_dict(checkpoint.tensors()["policy"])
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """Every linear/conv/activation/LSTM layer of the SB3 policy, by its dotted name in the policy."""
@@ -155,8 +174,6 @@ class SB3Agent(Agent):
 
 
 def _json_ok(value: Any) -> bool:
-    import json
-
     try:
         json.dumps(value)
     except TypeError:

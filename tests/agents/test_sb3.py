@@ -70,3 +70,18 @@ def test_default_policy_picks_by_space() -> None:
 def test_an_algorithm_in_the_wrong_action_space_is_a_clear_error(agent, env_id, space) -> None:
     with pytest.raises(ValueError, match=f"{agent} acts in {space} action spaces; {env_id} has"):
         make_agent(agent, env_id)
+
+
+def test_making_and_training_leave_the_global_generators_alone_and_stay_reproducible() -> None:
+    torch.set_num_threads(1)
+    small = {"seed": 0, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "policy_kwargs": {"net_arch": [8]}}
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
+    first = make_agent("sb3-ppo", "CartPole-v1", **small)
+    second = make_agent("sb3-ppo", "CartPole-v1", **small)
+    first.learn(64)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+    torch.rand(3), np.random.rand(3)  # the caller draws: the second agent's training does not see it
+    second.learn(64)
+    for a, b in zip(first.model.policy.parameters(), second.model.policy.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -7,6 +7,9 @@ action, _ = agent.predict(obs, deterministic=True, action_masks=info.get("action
 agent.save("runs/qr"); agent = load_agent("runs/qr")       # resumes training exactly where it stopped
 ```
 
+The replay buffer is saved apart (``replay.pt``) and a loaded agent reads it only when training resumes (the first
+use of :attr:`DistributionalDQN.buffer`), so acting and analysis never load it.
+
 Masks (``info["action_mask"]`` / ``action_masks()``) are used when acting (epsilon-greedy samples legal actions only),
 stored with each transition's next state, and applied to the Q-values computed from the distribution in the target's
 argmax; the distribution itself is never masked, so no ``-inf`` reaches a loss.
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from repgym.agents.base import Agent, EnvLike, env_identity, read_checkpoint, resolve_env, write_checkpoint
+from repgym.agents.base import Agent, EnvLike
 from repgym.agents.callbacks import as_callback
 from repgym.agents.distributional.augment import make_augmentation
 from repgym.agents.distributional.config import DQNConfig
@@ -37,10 +40,10 @@ from repgym.agents.distributional.optim import FlatAdam, flatten_parameters
 from repgym.agents.distributional.replay import NStepWindow, ReplayBuffer
 from repgym.agents.distributional.rollout import EpisodeStats, Rollout, has_action_masks
 from repgym.agents.logger import RunLogger
+from repgym.runs import Checkpoint
 
 AGENT_NAMES = {"c51": "c51-dqn", "qr": "qr-dqn", "expectile": "expectile-dqn", "mean": "dqn"}
 TARGET_PASS_ROWS = 512  # rows per target-net pass in a training round (larger passes fall out of cache)
-_VECTOR_SPEC_KEYS = ("num_envs", "vectorization_mode", "vector_kwargs", "wrappers")
 
 
 class Batch(NamedTuple):
@@ -92,7 +95,10 @@ class DistributionalDQN(Agent):
         **hyperparameters: fields of :class:`DQNConfig`.
 
     Each ``learn`` call starts new episodes (seeded from the agent's generator) and ends them as truncations when
-    it returns, so ``save``/``load`` then ``learn`` continues exactly as ``learn`` on the original would.
+    it returns, so ``save``/``load`` then ``learn`` continues exactly as ``learn`` on the original would: a checkpoint
+    holds the networks, optimiser, generator state and counters, and the replay buffer in ``replay.pt`` (left out
+    with ``save(path, include_resume_state=False)``). Saved from inside ``learn`` (a ``CheckpointCallback``), it
+    misses the running episodes' last ``n_steps - 1`` transitions, and the resumed run starts new episodes.
     """
 
     def __init__(
@@ -106,7 +112,7 @@ class DistributionalDQN(Agent):
         **hyperparameters: Any,
     ) -> None:
         self.config = DQNConfig.from_kwargs(head=head, **hyperparameters)
-        self.env = resolve_env(env, env_kwargs)
+        self._use_env(env, env_kwargs)
         self.vector = isinstance(self.env, gym.vector.VectorEnv)
         self.num_envs = self.env.num_envs if self.vector else 1
         obs_space = self.env.single_observation_space if self.vector else self.env.observation_space
@@ -124,9 +130,7 @@ class DistributionalDQN(Agent):
         self.rng = np.random.default_rng(seed)  # exploration, replay sampling, augmentation, episode seeds
 
         self.head = make_head(self.config, self.device)
-        with torch.random.fork_rng(devices=[]):  # seed the initial weights without touching the global generator
-            if seed is not None:
-                torch.manual_seed(seed)
+        with self._torch_rng():  # seed the initial weights without touching the global generator
             self.q_net = QNetwork(obs_space, self.n_actions, self.head.n_outputs, self.config).to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
         # Parameters and gradients live in flat buffers: Adam, clipping and target updates are a few tensor ops.
@@ -135,7 +139,8 @@ class DistributionalDQN(Agent):
         self.optimizer = FlatAdam(params, grads, self.config.learning_rate, self.config.optimizer_eps)
         self.augment = make_augmentation(self.config.augmentation, self.env)
         masks = has_action_masks(self.env)
-        self.buffer = ReplayBuffer(self.config.buffer_size, obs_space.shape, obs_space.dtype, self.n_actions, masks)
+        self._buffer = ReplayBuffer(self.config.buffer_size, obs_space.shape, obs_space.dtype, self.n_actions, masks)
+        self._replay_source: Checkpoint | None = None  # a loaded checkpoint whose buffer is not read yet
 
         self.num_timesteps = 0  # env steps taken (all envs together)
         self.n_updates = 0  # gradient steps taken
@@ -151,6 +156,17 @@ class DistributionalDQN(Agent):
     def name(self) -> str:  # type: ignore[override]
         """The registry name: ``c51-dqn``, ``qr-dqn``, ``expectile-dqn`` or ``dqn``."""
         return AGENT_NAMES[self.config.head]
+
+    @property
+    def buffer(self) -> ReplayBuffer:
+        """The replay buffer. A loaded agent reads it from its checkpoint here, on first use: only training and saving
+        use it, so acting and analysis never load ``replay.pt``."""
+        if self._replay_source is not None:
+            replay = self._replay_source.resume_tensors().get("replay")
+            if replay is not None:
+                self._buffer.load_state_dict(replay)
+            self._replay_source = None
+        return self._buffer
 
     @property
     def exploration_rate(self) -> float:
@@ -373,78 +389,41 @@ class DistributionalDQN(Agent):
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, include_replay_buffer: bool = True) -> Path:
-        """Write a checkpoint folder: networks, optimiser, replay buffer (unless ``include_replay_buffer=False``),
-        generator state and counters, so that loading it and calling ``learn`` continues training exactly as
-        ``learn`` on this agent would. (Saved from inside ``learn``, e.g. by a ``CheckpointCallback``, it misses the
-        running episodes' last ``n_steps - 1`` transitions, and the resumed run starts new episodes.)"""
-        env_id, env_kwargs = env_identity(self.env)
-        if self.vector:
-            env_kwargs = {k: v for k, v in env_kwargs.items() if k not in _VECTOR_SPEC_KEYS}
-        spec_kwargs = (getattr(self.env, "spec", None) and self.env.spec.kwargs) or {}
-        meta = {
-            "agent": self.name,
-            "env_id": env_id,
-            "env_kwargs": env_kwargs,
-            "num_envs": self.num_envs if self.vector else None,
-            "vectorization_mode": spec_kwargs.get("vectorization_mode") if self.vector else None,
-            "seed": self.seed,
-            "num_timesteps": self.num_timesteps,
+    def _save_hyperparameters(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    def _save_meta(self) -> dict[str, Any]:
+        return {
             "n_updates": self.n_updates,
             "n_episodes": self.n_episodes,
             "illegal_actions": self.illegal_actions,
-            "hyperparameters": self.config.to_dict(),
             "rng_state": self.rng.bit_generator.state,
             "episode_returns": list(self.episode_returns),
             "episode_lengths": list(self.episode_lengths),
-            "replay_buffer": include_replay_buffer,
-            "torch_version": torch.__version__,
         }
-        tensors: dict[str, Any] = {
+
+    def _save_tensors(self) -> dict[str, Any]:
+        return {
             "q_net": self.q_net.state_dict(),
             "target_net": self.target_net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
         }
-        if include_replay_buffer:
-            tensors["replay"] = self.buffer.state_dict()
-        return write_checkpoint(path, meta, tensors)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, env: EnvLike | None = None, **overrides: Any) -> DistributionalDQN:
-        """Rebuild an agent from a checkpoint folder. ``env``: where to act (default: make the recorded env, as a
-        vector env of the recorded size if it was one); ``overrides``: constructor arguments such as ``log_dir``."""
-        meta, tensors = read_checkpoint(path)
-        if meta.get("agent") not in AGENT_NAMES.values():
-            raise ValueError(f"checkpoint {path} holds agent {meta.get('agent')!r}, not a distributional DQN")
-        if env is None:
-            env = make_recorded_env(meta, path)
-        hyperparameters = dict(meta["hyperparameters"])
-        agent = cls(env, seed=meta.get("seed"), **hyperparameters, **overrides)
-        agent.q_net.load_state_dict(tensors["q_net"])
-        agent.target_net.load_state_dict(tensors["target_net"])
-        agent.optimizer.load_state_dict(tensors["optimizer"])
-        if "replay" in tensors:
-            agent.buffer.load_state_dict(tensors["replay"])
-        agent.rng.bit_generator.state = meta["rng_state"]
-        agent.num_timesteps = int(meta["num_timesteps"])
-        agent.n_updates = int(meta["n_updates"])
-        agent.n_episodes = int(meta["n_episodes"])
-        agent.illegal_actions = int(meta.get("illegal_actions", 0))
-        agent.episode_returns.extend(meta.get("episode_returns", []))
-        agent.episode_lengths.extend(meta.get("episode_lengths", []))
-        return agent
+    def _save_resume_tensors(self) -> dict[str, Any]:
+        return {"replay": self.buffer.state_dict()}
 
-
-def make_recorded_env(meta: dict[str, Any], path: str | os.PathLike = "") -> gym.Env | gym.vector.VectorEnv:
-    """The env a checkpoint records: ``gym.make`` or, for a vector env, ``gym.make_vec`` with its size and mode."""
-    import repgym.envs  # noqa: F401  (registers the ids)
-
-    if not meta.get("env_id"):
-        raise ValueError(f"checkpoint {path} records no env id; pass env=")
-    if meta.get("num_envs"):
-        mode = meta.get("vectorization_mode")
-        return gym.make_vec(meta["env_id"], int(meta["num_envs"]), mode, **meta.get("env_kwargs", {}))
-    return gym.make(meta["env_id"], **meta.get("env_kwargs", {}))
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        meta, tensors = checkpoint.meta, checkpoint.tensors()
+        self.q_net.load_state_dict(tensors["q_net"])
+        self.target_net.load_state_dict(tensors["target_net"])
+        self.optimizer.load_state_dict(tensors["optimizer"])
+        self._replay_source = checkpoint  # read on the buffer's first use (see buffer)
+        self.rng.bit_generator.state = meta["rng_state"]
+        self.n_updates = int(meta["n_updates"])
+        self.n_episodes = int(meta["n_episodes"])
+        self.illegal_actions = int(meta.get("illegal_actions", 0))
+        self.episode_returns.extend(meta.get("episode_returns", []))
+        self.episode_lengths.extend(meta.get("episode_lengths", []))
 
 
 def _crossed(before: int, after: int, interval: int) -> int:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from repgym.agents.base import Agent, EnvLike, env_identity, read_checkpoint, resolve_env, write_checkpoint
+from repgym.agents.base import Agent, EnvLike
 from repgym.agents.callbacks import as_callback
 from repgym.agents.logger import RunLogger
 from repgym.agents.lookahead.afterstates import best_per_board, candidates
@@ -34,6 +33,7 @@ from repgym.agents.lookahead.engine import make_engine
 from repgym.agents.lookahead.training import LookaheadConfig, SelfPlay, calibrate_scale
 from repgym.agents.lookahead.value import ValueFunction, ValueNet, encode, input_planes
 from repgym.envs.bubble.rules import BubbleConfig
+from repgym.runs import Checkpoint
 
 SEARCHES = ("lookahead", "nmcs", "beam", "mcts")
 
@@ -63,6 +63,8 @@ class LookaheadAgent(Agent):
     """
 
     name = "lookahead"
+    # The value net is built for the rules (checked on load), not for one observation mode: planes or board.
+    checked_spaces = ("action",)
 
     def __init__(
         self,
@@ -82,8 +84,7 @@ class LookaheadAgent(Agent):
         unknown = sorted(set(hyperparameters) - fields)
         if unknown:
             raise ValueError(f"unknown lookahead hyperparameter(s) {unknown}; expected some of {sorted(fields)}")
-        self.env = resolve_env(env, env_kwargs)
-        self.env_id, self.env_kwargs = env_identity(self.env)
+        self._use_env(env, env_kwargs)
         self.config = env_rules(self.env)
         self.hp = LookaheadConfig(**hyperparameters)
         self.seed = seed
@@ -94,9 +95,8 @@ class LookaheadAgent(Agent):
         self.log_dir = log_dir
         self.engine = None if self.config.continuous else make_engine(self.config, engine)  # type: ignore[arg-type]
         self.rng = np.random.default_rng(seed)
-        if seed is not None:
-            torch.manual_seed(seed)
-        net = ValueNet(input_planes(self.config), self.hp.channels, self.hp.blocks, self.hp.hidden)
+        with self._torch_rng():
+            net = ValueNet(input_planes(self.config), self.hp.channels, self.hp.blocks, self.hp.hidden)
         self.value = ValueFunction(net, self.config, scale=0.0, canonical=self.hp.canonical)
         spec = getattr(self.env, "spec", None)
         self._trainer = SelfPlay(self.value, self.hp, self.engine, self.rng, getattr(spec, "max_episode_steps", None))
@@ -123,21 +123,22 @@ class LookaheadAgent(Agent):
         hp, trainer = self.hp, self._trainer
         end = self.num_timesteps + int(total_timesteps)
         callbacks.on_training_start(self, int(total_timesteps))
-        try:
-            while self.num_timesteps < end:
-                progress = min(1.0, self.num_timesteps / hp.exploration_steps)
-                self.exploration_rate = hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * progress
-                games_before = trainer.games_finished
-                self.num_timesteps += trainer.step(self.exploration_rate)
-                if self.logger is not None and trainer.games_finished // 10 > games_before // 10:
-                    self._log()
-                if not callbacks.on_step(self):
-                    break
-        finally:
-            callbacks.on_training_end(self)
-            if self.logger is not None:
-                self.logger.close()
-                self.logger = None
+        with self._torch_rng():  # the global torch generator stays as it was
+            try:
+                while self.num_timesteps < end:
+                    progress = min(1.0, self.num_timesteps / hp.exploration_steps)
+                    self.exploration_rate = hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * progress
+                    games_before = trainer.games_finished
+                    self.num_timesteps += trainer.step(self.exploration_rate)
+                    if self.logger is not None and trainer.games_finished // 10 > games_before // 10:
+                        self._log()
+                    if not callbacks.on_step(self):
+                        break
+            finally:
+                callbacks.on_training_end(self)
+                if self.logger is not None:
+                    self.logger.close()
+                    self.logger = None
         return self
 
     def _log(self) -> None:
@@ -217,20 +218,16 @@ class LookaheadAgent(Agent):
         positions = sequence_boards(board, result.moves, self.config)
         return [(p.tobytes(), int(m)) for p, m in zip(positions, result.moves, strict=True)]
 
-    # -- persistence ------------------------------------------------------------------------------------------------
+    # -- checkpoint hooks (see repgym.agents.base): network, optimiser, value scale, random state, settings. The
+    # replay buffer and the games in progress are not saved: resumed training starts new games with an empty buffer
+    # (it refills within ``learning_starts`` moves).
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """A checkpoint folder (:func:`write_checkpoint`): network, optimiser, value scale, random state, settings.
-        The replay buffer and the games in progress are not saved: resumed training starts new games with an empty
-        buffer (it refills within ``learning_starts`` moves)."""
-        meta = {
-            "agent": self.name,
-            "env_id": self.env_id,
-            "env_kwargs": self.env_kwargs,
+    def _save_hyperparameters(self) -> dict[str, Any]:
+        return self.hp.to_dict()
+
+    def _save_meta(self) -> dict[str, Any]:
+        return {
             "rules": self.config.to_dict(),
-            "seed": self.seed,
-            "num_timesteps": self.num_timesteps,
-            "hyperparameters": self.hp.to_dict(),
             "value_scale": self.value.scale,
             "search": self.search,
             "search_time": self.search_time,
@@ -238,35 +235,25 @@ class LookaheadAgent(Agent):
             "engine": self.engine_kind,
             "rng_state": self.rng.bit_generator.state,
         }
-        tensors = {"value_net": self.value.net.state_dict(), "optimizer": self._trainer.optimizer.state_dict()}
-        return write_checkpoint(path, meta, tensors)
+
+    def _save_tensors(self) -> dict[str, Any]:
+        return {"value_net": self.value.net.state_dict(), "optimizer": self._trainer.optimizer.state_dict()}
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: EnvLike | None = None, **overrides: Any) -> LookaheadAgent:
-        """Rebuild from a checkpoint (``overrides``: e.g. ``search="beam"``, ``search_time=5``)."""
-        meta, tensors = read_checkpoint(path)
-        if meta.get("agent") != cls.name:
-            raise ValueError(f"checkpoint {path} holds agent {meta.get('agent')!r}, expected {cls.name!r}")
-        if env is None:
-            if not meta.get("env_id"):
-                raise ValueError(f"checkpoint {path} records no env id; pass env=")
-            env = meta["env_id"]
-            overrides.setdefault("env_kwargs", meta.get("env_kwargs") or None)
-        kwargs = {"seed": meta.get("seed"), "search": meta.get("search", "lookahead"),
-                  "search_time": meta.get("search_time", 10.0), "search_kwargs": meta.get("search_kwargs"),
-                  "engine": meta.get("engine", "auto"), **meta.get("hyperparameters", {})}  # fmt: skip
-        kwargs.update(overrides)
-        agent = cls(env, **kwargs)
-        recorded = BubbleConfig(**meta["rules"])
-        agent.value.check_rules(recorded)
-        agent.value.net.load_state_dict(tensors["value_net"])
+    def _rebuild_kwargs(cls, checkpoint: Checkpoint) -> dict[str, Any]:
+        meta = checkpoint.meta
+        return {"search": meta.get("search", "lookahead"), "search_time": meta.get("search_time", 10.0),
+                "search_kwargs": meta.get("search_kwargs"), "engine": meta.get("engine", "auto")}  # fmt: skip
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        meta, tensors = checkpoint.meta, checkpoint.tensors()
+        self.value.check_rules(BubbleConfig(**meta["rules"]))
+        self.value.net.load_state_dict(tensors["value_net"])
         if "optimizer" in tensors:
-            agent._trainer.optimizer.load_state_dict(tensors["optimizer"])
-        agent.value.scale = float(meta["value_scale"])
-        agent.num_timesteps = int(meta.get("num_timesteps", 0))
+            self._trainer.optimizer.load_state_dict(tensors["optimizer"])
+        self.value.scale = float(meta["value_scale"])
         if meta.get("rng_state"):
-            agent.rng.bit_generator.state = meta["rng_state"]
-        return agent
+            self.rng.bit_generator.state = meta["rng_state"]
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """The value network's layers: ``value.conv0`` .. ``value.conv{blocks}``, ``value.fc``, ``value.out``."""
@@ -286,14 +273,15 @@ class LookaheadAgent(Agent):
             net.train(was_training)
 
 
-def load_value(path: str | os.PathLike) -> ValueFunction:
+def load_value(path: str | os.PathLike | Checkpoint) -> ValueFunction:
     """The value function of a saved lookahead agent (for ``repgym solve --value``), without making its env."""
-    meta, tensors = read_checkpoint(path)
-    if meta.get("agent") != LookaheadAgent.name:
-        raise ValueError(f"{path} holds agent {meta.get('agent')!r}; --value needs a 'lookahead' checkpoint")
-    config = BubbleConfig(**meta["rules"])
-    hp = LookaheadConfig(**meta.get("hyperparameters", {}))
-    net = ValueNet(input_planes(config), hp.channels, hp.blocks, hp.hidden)
-    net.load_state_dict(tensors["value_net"])
+    checkpoint = Checkpoint.read(path)
+    if checkpoint.agent != LookaheadAgent.name:
+        raise ValueError(f"{checkpoint.path} holds agent {checkpoint.agent!r}; --value needs a 'lookahead' checkpoint")
+    config = BubbleConfig(**checkpoint.meta["rules"])
+    hp = LookaheadConfig(**checkpoint.hyperparameters)
+    with torch.random.fork_rng(devices=[]):  # the initial weights are replaced: leave the global generator alone
+        net = ValueNet(input_planes(config), hp.channels, hp.blocks, hp.hidden)
+    net.load_state_dict(checkpoint.tensors()["value_net"])
     net.eval()
-    return ValueFunction(net, config, scale=float(meta["value_scale"]), canonical=hp.canonical)
+    return ValueFunction(net, config, scale=float(checkpoint.meta["value_scale"]), canonical=hp.canonical)

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from repgym.agents.base import Agent, EnvLike, env_identity, read_checkpoint, resolve_env, write_checkpoint
+from repgym.agents.base import Agent, EnvLike
 from repgym.agents.callbacks import as_callback
 from repgym.agents.world_model.cma_search import CandidatePool, SearchResult, cma_search
 from repgym.agents.world_model.controller import Controller
 from repgym.agents.world_model.rollout import RolloutEvaluator, RolloutTask, WorldModel
+from repgym.runs import Checkpoint
 from repgym.worlds import checkpoint
 from repgym.worlds.data import observation_frame, random_policy, run_episode, split_episodes
 from repgym.worlds.mdn_rnn import MDNRNN, action_size
@@ -75,6 +75,8 @@ class WorldModelAgent(Agent):
     """
 
     name = "world-model"
+    # V sees a 64x64 frame of whatever the env shows (the observation or its render()), so only actions must match.
+    checked_spaces = ("action",)
 
     def __init__(self, env: EnvLike, seed: int | None = 0, env_kwargs: dict[str, Any] | None = None, **hp: Any):
         unknown = set(hp) - {f.name for f in fields(WorldModelConfig)}
@@ -86,16 +88,17 @@ class WorldModelAgent(Agent):
             raise ValueError(f"vision must be 'vae' or 'vqvae', got {self.config.vision!r}")
         if self.config.select not in ("best", "mean"):
             raise ValueError(f"select must be 'best' or 'mean', got {self.config.select!r}")
-        self.env = resolve_env(env, env_kwargs)
+        self._use_env(env, env_kwargs)
         if isinstance(self.env, gym.vector.VectorEnv):
             raise ValueError("the world-model agent plays a single env; pass gym.make(...), not a vector env")
-        self.env_id, self.env_kwargs = env_identity(self.env)
         self.seed = seed
         self.num_timesteps = 0
         self.trained_world = False
         self.search: SearchResult | None = None
-        if seed is not None:
-            torch.manual_seed(seed)
+        with self._torch_rng():
+            self._build_networks()
+
+    def _build_networks(self) -> None:
         c = self.config
         self.vision: VAE | VQVAE = (
             VAE(c.latent_dim, c.beta, c.channels) if c.vision == "vae"
@@ -106,9 +109,6 @@ class WorldModelAgent(Agent):
         )
         actions = action_size(self.env.action_space)
         self.memory = MDNRNN(self.vision.latent_dim, actions, c.hidden, c.mixtures, **categorical)
-        self._build_controller()
-
-    def _build_controller(self) -> None:
         self.world = WorldModel(self.vision, self.memory, self.env.action_space, self.config.use_hidden)
         self.controller = Controller(self.world.feature_dim, self.env.action_space, self.config.controller_hidden)
 
@@ -116,6 +116,10 @@ class WorldModelAgent(Agent):
     def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> WorldModelAgent:
         if total_timesteps < 1:
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
+        with self._torch_rng():  # V's sampling draws from torch: on the agent's own generator
+            return self._learn(total_timesteps, callback, progress_bar)
+
+    def _learn(self, total_timesteps: int, callback: Any, progress_bar: bool) -> WorldModelAgent:
         c = self.config
         cb = as_callback(callback, False)
         cb.on_training_start(self, total_timesteps)
@@ -167,14 +171,14 @@ class WorldModelAgent(Agent):
     def rollout_task(self, mode: str, tau: float | None = None) -> RolloutTask:
         """The picklable description of this agent's V + M + C for CMA-ES workers."""
         c = self.config
-        if mode == "real" and not self.env_id:
+        if mode == "real" and self.env_spec is None:
             raise ValueError("real-env CMA-ES needs an env made by gymnasium.make (workers rebuild it from its id)")
         max_steps = c.max_episode_steps
         if mode == "dream" and max_steps is None:  # dreams need a cap: M may never predict the end
             max_steps = getattr(self, "longest_episode", None) or getattr(self.env.spec, "max_episode_steps", None)
         return RolloutTask(
             mode, (self.vision.config, self.vision.state_dict()), (self.memory.config, self.memory.state_dict()),
-            self.controller.config, self.env_id, self.env_kwargs, c.episodes_per_candidate, max_steps,
+            self.controller.config, self.env_spec, c.episodes_per_candidate, max_steps,
             c.tau if tau is None else tau, getattr(self, "starts", None), c.use_hidden,
         )  # fmt: skip
 
@@ -325,49 +329,43 @@ class WorldModelAgent(Agent):
         return {"encoder": self.vision.encoder, "z": self.vision.z, "lstm": self.memory.lstm,
                 "controller": self.controller.net}  # fmt: skip
 
-    # -- checkpoints ----------------------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
+    # -- checkpoint hooks (see repgym.agents.base) ------------------------------------------------------------------
+    def _save_hyperparameters(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def _save_meta(self) -> dict[str, Any]:
         s = self.search
-        meta = {
-            "agent": self.name, "env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
-            "num_timesteps": self.num_timesteps, "hyperparameters": asdict(self.config),
+        return {
             "trained_world": self.trained_world, "longest_episode": getattr(self, "longest_episode", None),
             "search": None if s is None else {"sigma": s.sigma, "best_fitness": s.best_fitness,
                                               "generations": s.generations, "steps": s.steps, "history": s.history,
                                               "mode": s.mode, "tau": s.tau},
         }  # fmt: skip
+
+    def _save_tensors(self) -> dict[str, Any]:
         tensors: dict[str, Any] = {"vision": self.vision.state_dict(), "memory": self.memory.state_dict(),
                                    "controller": self.controller.state_dict()}  # fmt: skip
-        if s is not None:
-            tensors["search_mean"], tensors["search_best"] = torch.as_tensor(s.mean), torch.as_tensor(s.best)
+        if self.search is not None:
+            tensors["search_mean"], tensors["search_best"] = (torch.as_tensor(self.search.mean),
+                                                              torch.as_tensor(self.search.best))  # fmt: skip
         if getattr(self, "starts", None) is not None:
             tensors["starts"] = torch.as_tensor(self.starts)
-        return write_checkpoint(path, meta, tensors)
+        return tensors
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, env: EnvLike | None = None) -> WorldModelAgent:
-        meta, tensors = read_checkpoint(path)
-        if meta.get("agent") != cls.name:
-            raise ValueError(f"{path} holds agent {meta.get('agent')!r}, not {cls.name!r}")
-        if env is None:
-            if not meta.get("env_id"):
-                raise ValueError(f"checkpoint {path} records no env id; pass env=")
-            env = resolve_env(meta["env_id"], meta.get("env_kwargs"))
-        agent = cls(env, seed=meta.get("seed"), **meta["hyperparameters"])
-        agent.vision.load_state_dict(tensors["vision"])
-        agent.memory.load_state_dict(tensors["memory"])
-        agent.controller.load_state_dict(tensors["controller"])
-        agent.num_timesteps = int(meta.get("num_timesteps", 0))
-        agent.trained_world = bool(meta.get("trained_world", False))
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        meta, tensors = checkpoint.meta, checkpoint.tensors()
+        self.vision.load_state_dict(tensors["vision"])
+        self.memory.load_state_dict(tensors["memory"])
+        self.controller.load_state_dict(tensors["controller"])
+        self.trained_world = bool(meta.get("trained_world", False))
         if "starts" in tensors:
-            agent.starts = tensors["starts"].numpy()
-        agent.longest_episode = meta.get("longest_episode")
+            self.starts = tensors["starts"].numpy()
+        self.longest_episode = meta.get("longest_episode")
         s = meta.get("search")
         if s is not None:
-            agent.search = SearchResult(tensors["search_mean"].numpy(), s["sigma"], tensors["search_best"].numpy(),
-                                        s["best_fitness"], s["generations"], s["steps"], s["history"],
-                                        s.get("mode"), s.get("tau"))  # fmt: skip
-        return agent
+            self.search = SearchResult(tensors["search_mean"].numpy(), s["sigma"], tensors["search_best"].numpy(),
+                                       s["best_fitness"], s["generations"], s["steps"], s["history"],
+                                       s.get("mode"), s.get("tau"))  # fmt: skip
 
 
 def load_world_model(vision_dir: str | os.PathLike, memory_dir: str | os.PathLike) -> tuple[VAE | VQVAE, MDNRNN]:

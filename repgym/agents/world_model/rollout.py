@@ -1,9 +1,10 @@
 """Running a controller on top of V + M: in the real env (frames encoded by V, M's state carried along) or in a
-:class:`~repgym.worlds.dream.DreamEnv`. Also the picklable task that CMA-ES worker processes evaluate."""
+:class:`~repgym.worlds.dream.DreamEnv`, both through :func:`repgym.runs.play`. Also the picklable task that CMA-ES
+worker processes evaluate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from repgym.agents.world_model.controller import Controller
+from repgym.runs import EnvSpec, EvalProtocol, EvalResult, play
 from repgym.worlds import checkpoint
 from repgym.worlds.data import observation_frame
 from repgym.worlds.dream import DreamEnv
@@ -57,47 +59,70 @@ class WorldModel:
         self.state, self.h = out.state, out.features[:, -1]
 
 
-def real_episode(
-    env: gym.Env, world: WorldModel, controller: Controller, seed: int, max_steps: int | None = None
-) -> tuple[float, int]:
-    """``(return, steps)`` of one episode of ``controller`` on V + M in the real ``env``."""
-    obs, _ = env.reset(seed=int(seed))
-    world.reset()
-    total, steps = 0.0, 0
-    while True:
-        action = controller.act(world.observe(observation_frame(obs, env)[None]))[0]
-        world.advance(action[None])
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total += float(reward)
-        steps += 1
-        if terminated or truncated or (max_steps is not None and steps >= max_steps):
-            return total, steps
+class WorldModelPolicy:
+    """C acting on V + M in a real env, as a :class:`repgym.runs.Policy` for one env at a time: M's memory lives in
+    ``world`` and restarts when an episode does (``state`` None or ``episode_start``); the state it returns is that
+    memory, so that :func:`play` treats the policy as recurrent."""
+
+    def __init__(self, env: gym.Env, world: WorldModel, controller: Controller) -> None:
+        self.env, self.world, self.controller = env, world, controller
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, State]:
+        if state is None or (episode_start is not None and np.any(episode_start)):
+            self.world.reset()
+        action = self.controller.act(self.world.observe(observation_frame(observation, self.env)[None]))[0]
+        self.world.advance(action[None])
+        return action, self.world.state
 
 
-def dream_episode(env: DreamEnv, controller: Controller, seed: int) -> tuple[float, int]:
-    """``(return, steps)`` of one episode of ``controller`` inside a dream."""
-    obs, _ = env.reset(seed=int(seed))
-    total, steps = 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, _ = env.step(controller.act(torch.as_tensor(obs)[None])[0])
-        total += float(reward)
-        steps += 1
-        if terminated or truncated:
-            return total, steps
+class DreamPolicy:
+    """C acting on a :class:`DreamEnv`'s observations (its features ``[z, h]``), as a :class:`repgym.runs.Policy`."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, None]:
+        return self.controller.act(torch.as_tensor(observation)[None])[0], None
+
+
+def real_episodes(
+    env: gym.Env, world: WorldModel, controller: Controller, episodes: int, seed: int, max_steps: int | None = None
+) -> EvalResult:
+    """``episodes`` episodes (reset seeds ``seed, seed + 1, ...``) of ``controller`` on V + M in the real ``env``."""
+    protocol = EvalProtocol(episodes, first_seed=seed, max_steps=max_steps)
+    return play(WorldModelPolicy(env, world, controller), env, protocol)
+
+
+def dream_episodes(env: DreamEnv, controller: Controller, episodes: int, seed: int) -> EvalResult:
+    """``episodes`` episodes (reset seeds ``seed, seed + 1, ...``) of ``controller`` inside a dream."""
+    return play(DreamPolicy(controller), env, EvalProtocol(episodes, first_seed=seed))
 
 
 @dataclass
 class RolloutTask:
     """Everything a worker process needs to score controller parameters, in picklable form (configs and state
-    dicts): ``mode`` ``"real"`` (play ``env_id``) or ``"dream"`` (play a DreamEnv at temperature ``tau`` from
+    dicts): ``mode`` ``"real"`` (play ``env``) or ``"dream"`` (play a DreamEnv at temperature ``tau`` from
     ``starts``). ``episodes`` episodes per candidate; fitness is their mean return."""
 
     mode: str
     vision: tuple[dict[str, Any], dict[str, Any]]  # (config, state dict)
     memory: tuple[dict[str, Any], dict[str, Any]]
     controller: dict[str, Any]  # Controller.config
-    env_id: str | None = None
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    env: EnvSpec | None = None
     episodes: int = 1
     max_steps: int | None = None
     tau: float = 1.0
@@ -107,8 +132,8 @@ class RolloutTask:
     def __post_init__(self) -> None:
         if self.mode not in ("real", "dream"):
             raise ValueError(f"mode must be 'real' or 'dream', got {self.mode!r}")
-        if self.mode == "real" and not self.env_id:
-            raise ValueError("a real-env rollout task needs env_id")
+        if self.mode == "real" and self.env is None:
+            raise ValueError("a real-env rollout task needs env (an EnvSpec)")
         if self.mode == "dream" and self.starts is None:
             raise ValueError("a dream rollout task needs starts (encoded real frames)")
 
@@ -126,9 +151,7 @@ class RolloutEvaluator:
         self.controller = Controller.from_config(task.controller)
         space = self.controller.action_space
         if task.mode == "real":
-            import repgym.envs  # noqa: F401  (registers the ids)
-
-            self.env: gym.Env = gym.make(task.env_id, **task.env_kwargs)
+            self.env: gym.Env = task.env.make()
             self.world = WorldModel(vision, memory, space, task.use_hidden)
         else:
             self.env = DreamEnv(memory, task.starts, space, vision, task.tau, task.max_steps or 1000,
@@ -136,15 +159,12 @@ class RolloutEvaluator:
 
     def __call__(self, params: np.ndarray, seed: int) -> tuple[float, int]:
         self.controller.set_flat(params)
-        returns, steps = [], 0
-        for i in range(self.task.episodes):
-            if self.task.mode == "real":
-                ret, n = real_episode(self.env, self.world, self.controller, seed + i, self.task.max_steps)
-            else:
-                ret, n = dream_episode(self.env, self.controller, seed + i)
-            returns.append(ret)
-            steps += n
-        return float(np.mean(returns)), steps
+        n = self.task.episodes
+        if self.task.mode == "real":
+            result = real_episodes(self.env, self.world, self.controller, n, seed, self.task.max_steps)
+        else:
+            result = dream_episodes(self.env, self.controller, n, seed)
+        return result.mean, int(result.lengths.sum())
 
 
 def play_returns(
@@ -152,26 +172,12 @@ def play_returns(
     max_steps: int | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Returns of ``episodes`` real episodes (seeds ``seed, seed + 1, ...``) of the controller on V + M, or of
-    uniform random actions when ``controller`` is None (the action space seeded with ``seed``)."""
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    if controller is None:
-        env.action_space.seed(seed)
-    out = []
-    for i in range(episodes):
-        if controller is not None:
-            out.append(real_episode(env, world, controller, seed + i, max_steps)[0])
-            continue
-        env.reset(seed=seed + i)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total, steps = total + float(reward), steps + 1
-            done = terminated or truncated or (max_steps is not None and steps >= max_steps)
-        out.append(total)
-    return np.asarray(out)
+    uniform random legal actions when ``controller`` is None (drawn with ``seed``)."""
+    if controller is not None:
+        return real_episodes(env, world, controller, episodes, seed, max_steps).returns
+    return play(None, env, EvalProtocol(episodes, first_seed=seed, rng_seed=seed, max_steps=max_steps)).returns
 
 
 def dream_returns(env: DreamEnv, controller: Controller, episodes: int, seed: int = 0) -> np.ndarray:
     """Returns of ``episodes`` dream episodes of the controller."""
-    return np.asarray([dream_episode(env, controller, seed + i)[0] for i in range(episodes)])
+    return dream_episodes(env, controller, episodes, seed).returns

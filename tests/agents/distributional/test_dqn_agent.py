@@ -12,12 +12,12 @@ from dqn_toy_envs import Chain
 
 import repgym  # noqa: F401
 from repgym.agents import AGENTS, load_agent, make_agent
-from repgym.agents.base import read_checkpoint
 from repgym.agents.distributional import DistributionalDQN
 from repgym.agents.distributional.agent import masked_argmax
 from repgym.agents.distributional.augment import make_augmentation
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.symmetry import invert_permutation, permute
+from repgym.runs import Checkpoint
 
 TINY = {"rows": 4, "cols": 4, "colours": 3}
 FAST = dict(learning_starts=64, batch_size=16, train_freq=4, n_quantiles=8, cnn_channels=(8, 8), cnn_hidden=32,
@@ -152,8 +152,9 @@ def test_resume_on_a_vector_env_with_augmentation(tmp_path) -> None:
     agent = make_agent("qr-dqn", envs, seed=2, **FAST, augmentation="colours")
     agent.learn(200)
     agent.save(tmp_path / "vec")
-    meta, tensors = read_checkpoint(tmp_path / "vec")  # torch.load(weights_only=True)
-    assert meta["num_envs"] == 4 and meta["env_id"] == "repgym/BubbleBreaker-v0" and meta["env_kwargs"]["rows"] == 4
+    checkpoint = Checkpoint.read(tmp_path / "vec")
+    assert checkpoint.num_envs == 4 and checkpoint.env.id == "repgym/BubbleBreaker-v0"
+    assert checkpoint.env.kwargs["rows"] == 4
     resumed = load_agent(tmp_path / "vec")
     assert isinstance(resumed.env, gym.vector.VectorEnv) and resumed.env.num_envs == 4
     agent.learn(200)
@@ -164,7 +165,7 @@ def test_resume_on_a_vector_env_with_augmentation(tmp_path) -> None:
 def test_checkpoint_records_the_protocol(tmp_path) -> None:
     agent = make_agent("c51-dqn", "CartPole-v1", seed=7, net_arch=(16,), v_min=0.0, v_max=50.0, learning_starts=50)
     agent.learn(100)
-    agent.save(tmp_path / "c51", include_replay_buffer=False)
+    agent.save(tmp_path / "c51", include_resume_state=False)
     meta = json.loads((tmp_path / "c51" / "agent.json").read_text())
     assert meta["agent"] == "c51-dqn" and meta["env_id"] == "CartPole-v1" and meta["seed"] == 7
     assert meta["num_timesteps"] == 100 and meta["repgym_version"] == repgym.__version__
@@ -237,3 +238,9 @@ def test_errors_name_the_bad_value() -> None:
         agent.predict(np.zeros(4, np.float32), action_masks=np.ones(3, bool))
     with pytest.raises(ValueError, match="total_timesteps must be >= 1"):
         agent.learn(0)
+
+
+def test_making_and_training_leave_the_global_torch_generator_alone() -> None:
+    state = torch.random.get_rng_state()
+    make_agent("qr-dqn", "CartPole-v1", seed=0, **FAST).learn(100)
+    assert torch.equal(torch.random.get_rng_state(), state)

@@ -7,6 +7,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import repgym  # noqa: F401  (registers the ids)
 from repgym.agents import AGENTS, load_agent, make_agent
@@ -123,3 +124,13 @@ def test_search_agent_plays_its_searched_line_through_the_env() -> None:
         if not done:
             action, _ = agent.predict(obs)
     assert played == [int(first), *planned]  # no second search: the game followed the plan
+
+
+def test_making_and_training_leave_the_global_torch_generator_alone() -> None:
+    state = torch.random.get_rng_state()
+    tiny_net = {"channels": 4, "blocks": 1, "hidden": 8, "games": 2, "learning_starts": 10, "batch_size": 8}
+    agent = make_agent(
+        "lookahead", gym.make("repgym/BubbleBreaker-v0", **TINY), seed=0, calibration_games=4, **tiny_net
+    )
+    agent.learn(40)
+    assert agent._trainer.updates > 0 and torch.equal(torch.random.get_rng_state(), state)

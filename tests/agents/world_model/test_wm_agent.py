@@ -160,3 +160,35 @@ def test_best_candidate_is_forgotten_when_the_scoring_changes(trained, tmp_path)
     agent.save(tmp_path / "dream")
     loaded = load_agent(tmp_path / "dream")
     assert (loaded.search.mode, loaded.search.tau, loaded.search.generations) == ("dream", 1.5, hotter.generations)
+
+
+def test_making_and_training_leave_the_global_torch_generator_alone_and_stay_reproducible():
+    state = torch.random.get_rng_state()
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    first = make_agent("world-model", env, seed=0, **TINY)
+    second = make_agent("world-model", gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2), seed=0, **TINY)
+    first.learn(60, callback=lambda a: False)  # V (which samples from torch) and M only
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.rand(3)  # the caller draws: the second agent's training does not see it
+    second.learn(60, callback=lambda a: False)
+    for a, b in zip(first.vision.parameters(), second.vision.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_real_and_random_evaluation_play_the_protocol_episodes(trained):
+    from repgym.agents.world_model.rollout import play_returns
+    from repgym.runs import EvalProtocol, play
+
+    env = gym.make("repgym/KeyToDoor-v0", obs_mode="pixels", delay=2)
+    returns = play_returns(env, trained.world, trained.controller, episodes=3, seed=40)
+    np.testing.assert_array_equal(returns, play(trained, env, EvalProtocol(3, first_seed=40)).returns)  # = predict
+    random_returns = []
+    env.action_space.seed(40)
+    for seed in (40, 41, 42):  # the random baseline: the action space's own samples, seeded once
+        env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total, done = total + reward, terminated or truncated
+        random_returns.append(total)
+    np.testing.assert_array_equal(play_returns(env, None, None, episodes=3, seed=40), random_returns)
