@@ -25,6 +25,7 @@ from torch import nn
 
 from repgym.analysis.capture import Capture, Run, first_tensor, hooks
 from repgym.analysis.tidy import Table
+from repgym.runs import EvalProtocol, play
 
 Act = Callable[[np.ndarray], np.ndarray]
 
@@ -218,44 +219,19 @@ def unit_ablation(
     return table, impacts
 
 
-def run_episodes(
-    agent: Any,
-    env: gym.Env,
-    episodes: int,
-    seed: int = 0,
-    max_steps: int = 1000,
-) -> np.ndarray:
-    """``(episodes,)`` returns of the agent acting deterministically from ``reset(seed=seed + i)``.
-
-    An illegal move (``info["illegal_action"]``: a documented no-op) by a deterministic policy would repeat
-    forever, so the episode ends there with the return so far. A recurrent agent's state is passed back.
-    """
-    returns = np.zeros(episodes)
-    for i in range(episodes):
-        obs, info = env.reset(seed=seed + i)
-        memory = None
-        for _ in range(max_steps):
-            action, memory = agent.predict(obs, state=memory, deterministic=True, action_masks=info.get("action_mask"))
-            obs, reward, terminated, truncated, info = env.step(action)
-            returns[i] += float(reward)
-            if terminated or truncated or info.get("illegal_action"):
-                break
-    return returns
-
-
 def return_impact(
     agent: Any,
     env: gym.Env,
     capture: Capture,
     impacts: dict[str, np.ndarray],
     ks: Sequence[int] = (0, 1, 4),
-    episodes: int = 5,
-    seed: int = 0,
+    protocol: EvalProtocol | None = None,
     mode: str = "zero",
-    max_steps: int = 1000,
     progress: Progress | None = None,
 ) -> Table:
-    """Mean return with each layer's ``k`` most impactful units ablated, for ``k`` in ``ks`` (k=0: intact)."""
+    """Mean return with each layer's ``k`` most impactful units ablated, for ``k`` in ``ks`` (k=0: intact), over
+    the episodes of ``protocol`` (default: :class:`~repgym.runs.EvalProtocol`'s) played by :func:`repgym.runs.play`."""
+    protocol = protocol or EvalProtocol()
     table = Table()
     task = progress.add_task("ablation returns", total=len(impacts) * len(ks)) if progress else None
     intact: np.ndarray | None = None
@@ -268,7 +244,7 @@ def return_impact(
                 returns = intact
             else:
                 with ablated(capture.modules[layer], order[:k], capture.unit_axes[layer], values):
-                    returns = run_episodes(agent, env, episodes, seed, max_steps)
+                    returns = play(agent, env, protocol).returns
                 if k == 0:
                     intact = returns
             table.add(
@@ -277,11 +253,11 @@ def return_impact(
                 None,
                 "return",
                 returns.mean(),
-                episodes,
+                returns.size,
                 k=k,
                 std=float(returns.std()),
                 mode=mode,
-                seed=seed,
+                seed=protocol.first_seed,
                 units=[int(u) for u in order[:k]],
             )
             if progress is not None:

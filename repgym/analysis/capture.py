@@ -155,6 +155,11 @@ def has_representation(agent: Any) -> bool:
     return callable(method) and method is not Agent.represent
 
 
+def has_parameters(module: nn.Module) -> bool:
+    """True for a module with weights (a linear or conv layer), False for a parameter-free one (ReLU, tanh)."""
+    return any(True for _ in module.parameters())
+
+
 def agent_runner(agent: Any) -> Run:
     """``run(obs_batch)`` that drives the agent's latent modules once per observation: ``agent.represent`` where
     the agent defines it, else ``agent.predict(obs_batch, deterministic=True)`` (the agent interface)."""

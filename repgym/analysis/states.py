@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from repgym.runs import random_legal_action
+from repgym.runs import EvalProtocol, Step, play
 
 # info entries that are bookkeeping, not a property of the state
 _INFO_SKIP = {"state", "action_mask", "illegal_action", "TimeLimit.truncated", "episode", "terminal_observation"}
@@ -149,70 +149,59 @@ def collect_states(
     max_episode_steps: int = 200,
     progress: bool = True,
 ) -> StateSet:
-    """Play episodes (``reset(seed=seed + i)``) until ``n_states`` states are recorded.
+    """Play episodes (``reset(seed=seed + i)``) until ``n_states`` states are recorded, through
+    :func:`repgym.runs.play`.
 
     Each step the agent acts through ``predict(obs, deterministic=..., action_masks=mask)``; with probability
-    ``epsilon`` (always, when ``agent`` is None) a random legal action is taken instead, so that the set covers
-    more than the agent's own habits. A recurrent agent's state is passed back within an episode (and it is
-    shown the random steps too). A step that leaves the observation unchanged (an illegal, no-op move) is
-    not recorded twice, and an episode is cut after ``max_episode_steps`` steps.
+    ``epsilon`` (always, when ``agent`` is None) a random legal action is taken instead (draws seeded by ``seed``),
+    so that the set covers more than the agent's own habits. A recurrent agent's state is passed back within an
+    episode (and it is shown the random steps too). A step that leaves the observation unchanged (an illegal,
+    no-op move) is not recorded twice, and an episode is cut after ``max_episode_steps`` steps.
     """
     if n_states < 2:
         raise ValueError(f"n_states must be >= 2, got {n_states}")
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
-    rng = np.random.default_rng(seed)
-    action_space = env.action_space
-    action_space.seed(seed)
-    n_actions = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else None
+    space = env.action_space
+    n_actions = int(space.n) if isinstance(space, gym.spaces.Discrete) else None
     obs_list: list[np.ndarray] = []
     rows: list[dict[str, float]] = []
     actions: list[Any] = []
-    masks: list[np.ndarray] = []
+    masks: list[np.ndarray | None] = []
     episodes: list[int] = []
     labels: list[int | None] = []
-    returns: list[float] = []
     memories: list[Any] = []
+    # every episode records at least its first state, so n_states episodes are always enough
+    protocol = EvalProtocol(episodes=n_states, first_seed=seed, deterministic=deterministic, epsilon=epsilon,
+                            rng_seed=seed, max_steps=max_episode_steps)  # fmt: skip
     with _progress(progress) as bar:
         task = bar.add_task("collecting states", total=n_states)
-        episode, recurrent = 0, None  # None: not known yet whether the agent is recurrent
-        while len(obs_list) < n_states:
-            obs, info = env.reset(seed=seed + episode)
-            total, previous, memory = 0.0, None, None
-            for _ in range(max_episode_steps):
-                mask = info.get("action_mask")
-                explore = agent is None or rng.random() < epsilon
-                # a recurrent agent (predict returned a state) sees every step, random ones too, so its memory
-                # follows the episode
-                given = memory
-                if agent is not None and (not explore or recurrent is not False):
-                    chosen, memory = agent.predict(obs, state=memory, deterministic=deterministic, action_masks=mask)
-                    recurrent = bool(recurrent) or memory is not None
-                if explore:
-                    action = random_legal_action(action_space, mask, rng)
-                else:
-                    action = np.asarray(chosen).reshape(action_space.shape or ()) if n_actions is None else chosen
-                if previous is None or not np.array_equal(obs, previous):
-                    obs_list.append(np.asarray(obs).copy())
-                    rows.append(ground_truth(env, obs, info))
-                    actions.append(int(np.asarray(action).reshape(-1)[0]) if n_actions is not None else action)
-                    masks.append(np.asarray(mask, dtype=bool) if mask is not None else None)
-                    episodes.append(episode)
-                    labels.append(decision_label(env, info))
-                    memories.append(given)
-                    bar.advance(task)
-                    if len(obs_list) >= n_states:
-                        break
-                previous = obs
-                obs, reward, terminated, truncated, info = env.step(action)
-                total += float(reward)
-                if terminated or truncated:
-                    break
-            returns.append(total)
-            episode += 1
+        previous: Any = None  # the observation of the episode's previous step
+
+        def record(step: Step) -> bool:
+            """Keep the state unless it repeats the previous one; True (stop) once ``n_states`` are kept."""
+            nonlocal previous
+            if step.t > 0 and np.array_equal(step.obs, previous):
+                return False
+            previous = step.obs
+            obs_list.append(np.asarray(step.obs).copy())
+            rows.append(ground_truth(step.env, step.obs, step.info))
+            if n_actions is not None:
+                actions.append(int(np.asarray(step.action).reshape(-1)[0]))
+            else:
+                actions.append(np.asarray(step.action).reshape(space.shape or ()))
+            masks.append(step.mask)
+            episodes.append(step.episode)
+            labels.append(decision_label(step.env, step.info))
+            memories.append(step.memory)
+            bar.advance(task)
+            return len(obs_list) >= n_states
+
+        result = play(agent, env, protocol, on_step=record)
     factors, categorical, dropped, defined = _factor_columns(rows)
     have_masks = all(m is not None for m in masks)
     have_labels = all(label is not None for label in labels)
+    recurrent = any(m is not None for m in memories)  # a feed-forward agent's memory is always None
     return StateSet(
         obs=np.stack(obs_list),
         factors=factors,
@@ -221,7 +210,7 @@ def collect_states(
         masks=np.stack(masks) if have_masks else None,
         episode=np.asarray(episodes, dtype=np.int64),
         labels=np.asarray(labels, dtype=np.int64) if have_labels else None,
-        episode_returns=returns,
+        episode_returns=[float(r) for r in result.returns],
         n_actions=n_actions,
         dropped_factors=dropped,
         defined=defined,

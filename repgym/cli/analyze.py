@@ -14,6 +14,10 @@ examples:
   repgym analyze runs/ppo/checkpoint --states 1000 --out analysis/ppo
   repgym analyze runs/dqn/checkpoint --compare runs/dqn-finetuned/checkpoint --out analysis/dqn-adapt
   repgym analyze runs/ppo/checkpoint --env repgym/BubbleBreakerShifter-v0 --set rows=6 --set cols=6 --set colours=3
+  repgym analyze runs/ppo/checkpoint --only probes dimensionality --out analysis/ppo-probes
+
+analyzers: one per module of repgym/analysis/analyzers/ (similarity, generality, ablation, attribution, probes, ...);
+--only with an unknown name lists them all.
 """
 
 
@@ -34,6 +38,8 @@ def register(sub) -> dict[str, Handler]:
     p_analyze.add_argument("--episodes", type=int, default=5, help="episodes per ablation return point (default: 5)")
     p_analyze.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
     p_analyze.add_argument("--out", default="repgym_analysis", help="output folder (default: ./repgym_analysis)")
+    p_analyze.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                           help="run only these analyzers (default: all)")  # fmt: skip
     add_settings(p_analyze)
     p_analyze.add_argument("--epsilon", type=float, default=None, help="random-move probability while collecting "
                            "states (default: 0.1)")  # fmt: skip
@@ -46,14 +52,13 @@ def register(sub) -> dict[str, Handler]:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-
     from repgym.analysis.analyze import analyze_checkpoint
 
     set_torch_threads(args.threads)
     settings = {"epsilon": args.epsilon, "max_episode_steps": args.max_episode_steps, "min_episodes": args.min_episodes}
     report = analyze_checkpoint(args.checkpoint, env_id=args.env_id, env_kwargs=parse_settings(args.set),
                                 states=args.states, compare=args.compare, out_dir=args.out, seed=args.seed,
-                                episodes=args.episodes, threads=args.threads,
+                                episodes=args.episodes, threads=args.threads, only=args.only,
                                 **{k: v for k, v in settings.items() if v is not None})  # fmt: skip
     print(f"wrote {report}")
     return 0

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from repgym.analysis.ablation import ablated, curve_points, return_impact, run_episodes, unit_ablation
+from repgym.analysis.ablation import ablated, curve_points, return_impact, unit_ablation
 from repgym.analysis.capture import capture_activations
+from repgym.runs import DEFAULT_FIRST_SEED, EvalProtocol, play
 
 
 class TinyPolicy(nn.Module):
@@ -78,7 +79,9 @@ def test_return_impact_plays_episodes_with_units_ablated() -> None:
     agent, obs, cap, act = _setup()
     env = gym.make("CartPole-v1")
     _, impacts = unit_ablation(cap, act, obs, layers=["relu"])
-    table = return_impact(agent, env, cap, {"relu": impacts["relu"]}, ks=(0, 8), episodes=2, max_steps=50)
+    protocol = EvalProtocol(episodes=2, max_steps=50)
+    table = return_impact(agent, env, cap, {"relu": impacts["relu"]}, ks=(0, 8), protocol=protocol)
     by_k = {r.params["k"]: r for r in table}
-    assert by_k[0].value == run_episodes(agent, env, 2, max_steps=50).mean()
+    assert by_k[0].value == play(agent, env, protocol).returns.mean()
+    assert by_k[0].params["seed"] == DEFAULT_FIRST_SEED
     assert by_k[8].n == 2 and len(by_k[8].params["units"]) == 8

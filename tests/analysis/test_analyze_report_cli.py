@@ -14,6 +14,7 @@ from repgym.agents import make_agent
 from repgym.analysis.states import collect_states, flatten_ground_truth
 from repgym.analysis.tidy import Table
 from repgym.cli import main
+from repgym.runs import play
 
 TINY = {"rows": 4, "cols": 4, "colours": 3}
 
@@ -36,6 +37,29 @@ def test_collect_states_keeps_board_ground_truth_and_legal_move_labels() -> None
     assert {f"obs[{i}]" for i in range(4)} <= set(cart.factors) and cart.labels is None
     with pytest.raises(ValueError, match="n_states"):
         collect_states(env, None, 1, progress=False)
+
+
+def test_collect_states_plays_through_the_run_protocol(monkeypatch) -> None:
+    """States come from `repgym.runs.play`: episode i from reset(seed + i), epsilon draws seeded by seed, episodes cut
+    at max_episode_steps, play stopped once n states are kept."""
+    import repgym.analysis.states as states_module
+
+    protocols = []
+
+    def recording_play(policy, env, protocol, on_step):
+        protocols.append(protocol)
+        return play(policy, env, protocol, on_step=on_step)
+
+    monkeypatch.setattr(states_module, "play", recording_play)
+    env = gym.make("CartPole-v1")
+    states = collect_states(env, None, 50, seed=7, epsilon=0.5, max_episode_steps=12, progress=False)
+    (protocol,) = protocols
+    assert (protocol.first_seed, protocol.rng_seed, protocol.epsilon, protocol.max_steps) == (7, 7, 0.5, 12)
+    for episode in np.unique(states.episode):
+        first = states.obs[np.flatnonzero(states.episode == episode)[0]]
+        np.testing.assert_array_equal(first, env.reset(seed=7 + int(episode))[0])
+    assert len(states) == 50 and np.bincount(states.episode).max() <= 12
+    assert len(states.episode_returns) == states.episode.max() + 1
 
 
 def test_collect_states_passes_a_recurrent_state_back_within_episodes() -> None:
