@@ -9,10 +9,11 @@ from repgym.envs.registry import all_envs
 
 
 def agent_rows() -> list[tuple[str, str]]:
-    """(name, description) of every agent and baseline policy that repgym offers."""
-    from repgym.envs.bubble.policies import POLICIES
+    """(name, description) of every agent and baseline policy that repgym offers, by the names every command
+    takes (``policy:<name>`` for baselines)."""
+    from repgym.benchmark.baseline_policies import listed_baselines
 
-    rows = [(f"policy:{name}", f"Bubble Breaker baseline — {p.description}") for name, p in POLICIES.items()]
+    rows = listed_baselines()
     try:
         from repgym.agents import AGENTS
     except ImportError:  # agents arrive with later releases

@@ -44,6 +44,7 @@ def test_list_names_every_env_and_policy(capsys) -> None:
     for entry in all_envs():
         assert f"`{entry.id}`" in out
     assert "policy:greedy" in out and "policy:tabu-colour" in out
+    assert "policy:random" in out and "policy:optimal" in out  # every baseline, by the name bench --agents takes
 
 
 def test_console_script_runs() -> None:

@@ -265,10 +265,3 @@ def _space_structure_of(description: dict[str, Any]) -> dict[str, Any]:
 def _vectorization_mode(env: gym.vector.VectorEnv) -> str | None:
     spec = getattr(env, "spec", None)
     return None if spec is None else (spec.kwargs or {}).get("vectorization_mode")
-
-
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
-    """``(meta, tensors)`` of a checkpoint folder, the resume-only tensors included; kept only while
-    ``tests/agents/distributional/test_dqn_cli.py`` still calls it (new code reads :class:`repgym.runs.Checkpoint`)."""
-    checkpoint = Checkpoint.read(path)
-    return checkpoint.meta, {**checkpoint.tensors(), **checkpoint.resume_tensors()}

@@ -1,15 +1,23 @@
-"""Callbacks for repgym agents' ``learn``: progress bar, periodic checkpoints, periodic evaluation.
+"""Callbacks for repgym agents' ``learn``: progress bar, periodic checkpoints, periodic evaluation, stopping.
 
 Modelled on Stable-Baselines3's: ``learn`` calls ``on_training_start(agent, total_timesteps)``, then ``on_step(agent)``
 after every env step (a vector env's step counts ``num_envs``; ``agent.num_timesteps`` is already updated) and
 stops early when it returns False, then ``on_training_end(agent)``. ``callback=`` also takes a list of callbacks or
-a plain function ``fn(agent) -> bool | None``.
+a plain function ``fn(agent) -> bool | None``. The sb3-* agents hand ``callback=`` to SB3 as it is:
+:func:`callback_for` wraps a repgym callback for them.
+
+:class:`StopTraining` with :func:`stop_on_signals` is how ``repgym train`` survives Ctrl-C: the signal only sets a
+flag, and ``learn`` returns at the next step boundary, never in the middle of an update.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +143,71 @@ class EvalCallback(_Every):
             if self.best_model_save_path is not None:
                 agent.save(self.best_model_save_path)
         return self.stop_at is None or result.mean < self.stop_at
+
+
+class StopTraining(Callback):
+    """A flag that ends ``learn`` at the next step boundary once set (by :func:`stop_on_signals`, or by hand);
+    ``reason`` says what set it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str = "stopped") -> None:
+        self.reason = self.reason or reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def on_step(self, agent: Any) -> bool:
+        return not self.is_set()
+
+
+@contextmanager
+def stop_on_signals(stop: StopTraining, signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """While inside, the first of ``signals`` sets ``stop`` instead of ending the process, and puts the previous
+    handlers back, so that a second Ctrl-C interrupts at once; the handlers are restored on exit. Main thread only
+    (Python delivers signals there)."""
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def handle(signum: int, frame: Any) -> None:
+        stop.set(signal.Signals(signum).name)
+        restore()
+
+    for sig in signals:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        restore()
+
+
+def callback_for(agent: Any, callback: Callback) -> Any:
+    """``callback`` in the form ``agent.learn`` takes: an SB3 ``BaseCallback`` for the sb3-* agents (their ``learn``
+    passes ``callback=`` to SB3), the callback itself for every other agent."""
+    sb3 = sys.modules.get("repgym.agents.sb3")  # an SB3 agent exists only once its module is imported
+    if sb3 is None or not isinstance(agent, sb3.SB3Agent):
+        return callback
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RepgymCallback(BaseCallback):
+        """Calls the repgym callback's hooks with the repgym agent; ``on_step`` returning False stops SB3."""
+
+        def _on_training_start(self) -> None:
+            callback.on_training_start(agent, int(self.locals.get("total_timesteps", 0)))
+
+        def _on_step(self) -> bool:
+            return callback.on_step(agent)
+
+        def _on_training_end(self) -> None:
+            callback.on_training_end(agent)
+
+    return RepgymCallback()
 
 
 class ProgressBarCallback(Callback):

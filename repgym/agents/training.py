@@ -4,6 +4,13 @@ Works through the common agent interface only (``make_agent``/``load_agent``, ``
 baselines train the same way as repgym's own agents. Periodic checkpoints split training into ``learn`` calls of
 ``checkpoint_every`` steps, each saved as ``<out>/checkpoints/step_<n>``; for repgym's DQN agents every such
 checkpoint resumes the run exactly (``resume=``).
+
+**A run folder survives interruption.** ``<out>/summary.json`` records the run's settings, its target step count
+and whether it finished. A :class:`~repgym.agents.callbacks.StopTraining` flag that is set (``repgym train`` sets it
+on SIGINT/SIGTERM) ends learning at the next step boundary; the agent is saved to ``<out>/checkpoint`` (swapped in
+whole) and the run is marked unfinished. Training again into the same folder with the same settings resumes from
+its latest checkpoint up to the original target, and ``metrics.csv`` drops the rows logged after that checkpoint;
+other settings, or a finished run, are refused unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -11,29 +18,37 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
 from repgym.agents import AGENTS, load_agent, make_agent
 from repgym.agents.base import Agent
-from repgym.runs import Checkpoint, EvalProtocol, EvalResult, play
+from repgym.agents.callbacks import StopTraining, callback_for
+from repgym.agents.logger import truncate_metrics
+from repgym.runs import Checkpoint, EnvSpec, EvalProtocol, EvalResult, play
+
+STATE_FILE = "summary.json"
+CHECKPOINT = "checkpoint"
+OUTPUTS = (STATE_FILE, CHECKPOINT, "checkpoints", "logs")  # what a run writes into its folder (and --overwrite removes)
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :func:`train_agent` did: the final checkpoint, timing and (if asked) a greedy evaluation."""
+    """What :func:`train_agent` did: the checkpoint, timing and (if asked and finished) a greedy evaluation."""
 
     agent: str
     env_id: str
-    steps: int  # env steps taken in this run
+    steps: int  # env steps this run has taken, across its interrupted and resumed parts
     total_steps: int  # the agent's step counter afterwards (includes a resumed checkpoint's)
     wall_time_s: float
     checkpoint: Path
     evaluation: EvalResult | None
+    target_steps: int = 0  # the step counter the run trains to
+    finished: bool = True  # False: stopped early; training again into the same folder resumes it
 
     @property
     def steps_per_s(self) -> float:
@@ -41,14 +56,10 @@ class TrainResult:
 
 
 def make_training_env(env_id: str, env_kwargs: dict[str, Any] | None = None, num_envs: int = 1):
-    """``gym.make(env_id)`` or, for ``num_envs > 1``, ``gym.make_vec`` (the env's native vector env if it has one)."""
-    import repgym.envs  # noqa: F401  (registers the ids)
-
-    if num_envs < 1:
-        raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-    if num_envs == 1:
-        return gym.make(env_id, **(env_kwargs or {}))
-    return gym.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
+    """The env a run trains in: ``EnvSpec(env_id, env_kwargs).make()`` or, for ``num_envs > 1``, ``make_vec`` (the
+    env's native vector env where it has one)."""
+    spec = EnvSpec(env_id, env_kwargs or {})
+    return spec.make() if num_envs == 1 else spec.make_vec(num_envs)
 
 
 def train_agent(
@@ -64,53 +75,183 @@ def train_agent(
     checkpoint_every: int | None = None,
     eval_episodes: int = 10,
     resume: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    stop: StopTraining | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``agent_name`` on ``env_id`` for ``steps`` env steps and save it to ``<out_dir>/checkpoint``.
 
     ``hyperparameters`` go to the agent's constructor, ``env_kwargs`` to the env's; ``num_envs > 1`` trains on a
     vector env (repgym's agents only). Agents that take a ``log_dir`` log to ``<out_dir>/logs`` (TensorBoard and
-    CSV). ``resume``: a checkpoint folder to continue from (agent, env and hyperparameters come from it).
-    Afterwards the greedy agent plays ``eval_episodes`` episodes on the single env (0: skip).
+    CSV). ``resume``: a checkpoint folder to continue from for ``steps`` more (agent, env and hyperparameters come
+    from it). Afterwards the greedy agent plays ``eval_episodes`` episodes on the single env (0: skip).
+
+    ``out_dir`` holding an unfinished run with these settings: it is resumed (``announce`` gets one line saying so);
+    a finished run or other settings: a one-line ``ValueError`` unless ``overwrite`` (which removes the old run's
+    files). ``stop`` set during training: the run is saved unfinished and the result says ``finished=False``.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
     out = Path(out_dir)
-    log_dir = out / "logs"
+    settings = _settings(agent_name, env_id, steps, hyperparameters, env_kwargs, seed, num_envs, resume)
+    previous = _previous_run(out, settings, overwrite)
+    if previous is None:
+        agent = _new_agent(settings, out / "logs")
+        state = {"settings": settings, "start_steps": agent.num_timesteps, "target_steps": agent.num_timesteps + steps,
+                 "wall_time_s": 0.0, "resume_from": None}  # fmt: skip
+    else:
+        state = previous
+        checkpoint = Checkpoint.read(_checkpoint_folder(out / state["resume_from"]))
+        truncate_metrics(out / "logs", checkpoint.num_timesteps)
+        agent = _resumed_agent(checkpoint, settings, out / "logs")
+        if announce is not None:
+            announce(f"resuming {checkpoint.agent} from step {checkpoint.num_timesteps} of {state['target_steps']} "
+                     f"in {out}")  # fmt: skip
+    name, target = agent.name, int(state["target_steps"])
+    _write_state(out, state, finished=False)
+    start = time.perf_counter()
+    _learn(agent, target, out, state, checkpoint_every, progress_bar, stop)
+    state["wall_time_s"] = float(state["wall_time_s"]) + time.perf_counter() - start
+    checkpoint_path = _save_atomically(agent, out / CHECKPOINT)
+    state["resume_from"] = CHECKPOINT
+    finished = agent.num_timesteps >= target
+    evaluation = None
+    if finished and eval_episodes > 0:
+        evaluation = play(agent, Checkpoint.read(checkpoint_path).require_env(), EvalProtocol(eval_episodes))
+    env_name = agent.env_id or settings["env_id"] or ""
+    result = TrainResult(name, str(env_name), agent.num_timesteps - int(state["start_steps"]), agent.num_timesteps,
+                         float(state["wall_time_s"]), checkpoint_path, evaluation, target, finished)  # fmt: skip
+    _write_state(out, state, finished=finished, result=result)
+    return result
+
+
+def _settings(agent_name: str | None, env_id: str | None, steps: int, hyperparameters: dict[str, Any] | None,
+              env_kwargs: dict[str, Any] | None, seed: int | None, num_envs: int,
+              resume: str | os.PathLike | None) -> dict[str, Any]:  # fmt: skip
+    """What defines a run (a rerun must match it to resume), as JSON values."""
     if resume is not None:
         if hyperparameters or env_kwargs or num_envs != 1:
             raise ValueError("a resumed run takes hyperparameters and env from its checkpoint; drop --set/--env-set")
-        recorded = Checkpoint.read(resume)
-        agent = load_agent(recorded)
-        if hasattr(agent, "log_dir"):
-            agent.log_dir = log_dir
-        agent_name, env_id = recorded.agent, recorded.env and recorded.env.id
     else:
         if agent_name not in AGENTS:
             raise ValueError(f"unknown agent {agent_name!r}; expected one of {sorted(AGENTS)}")
         if env_id is None:
             raise ValueError("an env id is needed unless resuming from a checkpoint")
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         if num_envs > 1 and agent_name.startswith("sb3-"):
             raise ValueError(f"{agent_name} builds its own vectorised env; train it with num_envs=1")
-        env = make_training_env(env_id, env_kwargs, num_envs)
-        extra = {"log_dir": log_dir} if _accepts(agent_name, "log_dir") else {}
-        agent = make_agent(agent_name, env, seed=seed, **(hyperparameters or {}), **extra)
-    start_steps, start = agent.num_timesteps, time.perf_counter()
-    chunk = steps if checkpoint_every is None else int(checkpoint_every)
-    if chunk < 1:
-        raise ValueError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
-    while agent.num_timesteps - start_steps < steps:
-        agent.learn(min(chunk, steps - (agent.num_timesteps - start_steps)), progress_bar=progress_bar)
-        if checkpoint_every is not None:
+    settings = {"agent": agent_name, "env_id": env_id, "env_kwargs": env_kwargs or {},
+                "hyperparameters": hyperparameters or {}, "seed": seed, "num_envs": num_envs, "steps": steps,
+                "resume": None if resume is None else str(resume)}  # fmt: skip
+    return json.loads(json.dumps(settings, default=str))  # as summary.json will hold them (tuples become lists)
+
+
+def _previous_run(out: Path, settings: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
+    """The state of the unfinished run in ``out`` to resume, or None to start afresh (clearing what a run there
+    left that cannot be resumed); a one-line ``ValueError`` when ``out`` holds a run that must not be replaced."""
+    state_path = out / STATE_FILE
+    state = _read_state(state_path) if state_path.is_file() else None
+    if overwrite or (state is not None and not state.get("finished", True) and not state.get("resume_from")):
+        _clear(out)  # asked to, or an unfinished run that never saved a checkpoint: nothing to keep
+        return None
+    if state is None:
+        if any((out / name).exists() for name in OUTPUTS):
+            raise ValueError(f"{out} holds files of another run but no {STATE_FILE}; pass --overwrite to replace "
+                             "them or choose another --out")  # fmt: skip
+        return None
+    if state.get("finished", True):  # summaries written before runs could resume were all of finished runs
+        raise ValueError(f"{out} holds a finished run ({state.get('agent')} on {state.get('env_id')}, "
+                         f"{state.get('total_steps')} steps); pass --overwrite to replace it or choose another "
+                         "--out")  # fmt: skip
+    theirs = state.get("settings", {})
+    for key, mine in settings.items():
+        if theirs.get(key) != mine:
+            raise ValueError(f"{out} holds an interrupted run with other settings ({key} {theirs.get(key)!r} there, "
+                             f"{mine!r} here); rerun it as it was to resume, or pass --overwrite")  # fmt: skip
+    return state
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path}: not a readable run summary; pass --overwrite to start the run afresh") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a run summary (a JSON object); pass --overwrite to start the run afresh")
+    return state
+
+
+def _clear(out: Path) -> None:
+    """Remove what a training run writes into ``out`` (nothing else: ``out`` may hold the user's own files)."""
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _new_agent(settings: dict[str, Any], log_dir: Path) -> Agent:
+    """The agent a fresh run starts from: a new one, or the ``resume`` checkpoint's."""
+    if settings["resume"] is not None:
+        agent = load_agent(Checkpoint.read(settings["resume"]))
+        if hasattr(agent, "log_dir"):
+            agent.log_dir = log_dir
+        return agent
+    name = settings["agent"]
+    env = make_training_env(settings["env_id"], settings["env_kwargs"], settings["num_envs"])
+    extra = {"log_dir": log_dir} if _accepts(name, "log_dir") else {}
+    return make_agent(name, env, seed=settings["seed"], **settings["hyperparameters"], **extra)
+
+
+def _resumed_agent(checkpoint: Checkpoint, settings: dict[str, Any], log_dir: Path) -> Agent:
+    """The interrupted run's agent, in the env the command names (so ``module:Id`` envs are imported first)."""
+    env = None
+    if settings["env_id"] is not None:
+        env = make_training_env(settings["env_id"], settings["env_kwargs"], settings["num_envs"])
+    agent = load_agent(checkpoint, env=env)
+    if hasattr(agent, "log_dir"):
+        agent.log_dir = log_dir
+    return agent
+
+
+def _learn(agent: Agent, target: int, out: Path, state: dict[str, Any], checkpoint_every: int | None,
+           progress_bar: bool, stop: StopTraining | None) -> None:  # fmt: skip
+    """Train until the agent's step counter reaches ``target`` or ``stop`` is set, saving at every multiple of
+    ``checkpoint_every`` steps to ``<out>/checkpoints/step_<n>`` (recorded in ``state`` as the point to resume from)."""
+    callback = None if stop is None else callback_for(agent, stop)
+    while agent.num_timesteps < target and not (stop is not None and stop.is_set()):
+        every = checkpoint_every or target
+        chunk = every - agent.num_timesteps % every
+        agent.learn(min(chunk, target - agent.num_timesteps), callback=callback, progress_bar=progress_bar)
+        if checkpoint_every is not None and not (stop is not None and stop.is_set()):
             agent.save(out / "checkpoints" / f"step_{agent.num_timesteps}")
-    wall = time.perf_counter() - start
-    checkpoint = agent.save(out / "checkpoint")
-    evaluation = None
-    if eval_episodes > 0:
-        evaluation = play(agent, Checkpoint.read(checkpoint).require_env(), EvalProtocol(eval_episodes))
-    result = TrainResult(agent_name, str(env_id), agent.num_timesteps - start_steps, agent.num_timesteps, wall,
-                         checkpoint, evaluation)  # fmt: skip
-    _write_summary(out / "summary.json", result, seed)
-    return result
+            state["resume_from"] = f"checkpoints/step_{agent.num_timesteps}"
+            _write_state(out, state, finished=False)
+
+
+def _checkpoint_folder(folder: Path) -> Path:
+    """``folder``, after completing a swap that a crash cut short (see :func:`_save_atomically`)."""
+    old = folder.with_name(f".{folder.name}.old")
+    if not folder.exists() and old.is_dir():
+        os.replace(old, folder)
+    return folder
+
+
+def _save_atomically(agent: Agent, folder: Path) -> Path:
+    """Save ``agent`` into a new folder beside ``folder``, then swap it in: a crash leaves one whole checkpoint."""
+    partial, old = folder.with_name(f".{folder.name}.partial"), folder.with_name(f".{folder.name}.old")
+    for leftover in (partial, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    agent.save(partial)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(partial, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
 
 
 def _accepts(agent_name: str, argument: str) -> bool:
@@ -119,13 +260,19 @@ def _accepts(agent_name: str, argument: str) -> bool:
     return argument in inspect.signature(cls.__init__).parameters
 
 
-def _write_summary(path: Path, result: TrainResult, seed: int | None) -> None:
-    ev = result.evaluation
-    summary = {
-        "agent": result.agent, "env_id": result.env_id, "seed": seed, "steps": result.steps,
-        "total_steps": result.total_steps, "wall_time_s": round(result.wall_time_s, 3),
-        "steps_per_s": round(result.steps_per_s, 1), "checkpoint": str(result.checkpoint),
-        "eval_episodes": None if ev is None else len(ev.returns), "eval_mean_return": None if ev is None else ev.mean,
-        "eval_std_return": None if ev is None else ev.std,
-    }  # fmt: skip
-    path.write_text(json.dumps(summary, indent=2))
+def _write_state(out: Path, state: dict[str, Any], finished: bool, result: TrainResult | None = None) -> None:
+    """``<out>/summary.json``, replaced atomically: the run's settings and progress, and its results once known."""
+    summary = {**state, "finished": finished, "target_steps": int(state["target_steps"])}
+    if result is not None:
+        ev = result.evaluation
+        summary.update({
+            "agent": result.agent, "env_id": result.env_id, "seed": state["settings"]["seed"], "steps": result.steps,
+            "total_steps": result.total_steps, "wall_time_s": round(result.wall_time_s, 3),
+            "steps_per_s": round(result.steps_per_s, 1), "checkpoint": str(result.checkpoint),
+            "eval_episodes": None if ev is None else len(ev.returns),
+            "eval_mean_return": None if ev is None else ev.mean, "eval_std_return": None if ev is None else ev.std,
+        })  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{STATE_FILE}.partial"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / STATE_FILE)

@@ -10,9 +10,9 @@ For each seed, with one agent kind and one set of hyperparameters:
 4. **scratch** — a fresh agent learns ``steps`` env steps at ``test_gravity``.
 
 Every ``eval_every`` env steps the learning agent plays ``eval_episodes`` evaluation episodes with deterministic
-actions from fixed reset seeds (``EVAL_SEED + i``, the same for every agent and checkpoint, so curves are paired);
-a return is the sum of an episode's rewards. A uniformly random policy plays the same episodes at
-``test_gravity`` as a floor.
+actions through :func:`repgym.runs.play` (the run protocol's reset seeds, the same for every agent and checkpoint,
+so curves are paired); a return is the sum of an episode's rewards. A uniformly random policy plays the same
+episodes at ``test_gravity`` as a floor.
 
 Summary, mean ± std over seeds: return at the training gravity, zero-shot return at the test gravity and the drop
 between them, the fine-tuned and from-scratch final returns, and the env steps each of fine-tune and scratch took
@@ -42,8 +42,8 @@ from rich.table import Table
 
 import repgym
 from repgym.envs.physics.wrappers import DiscretizeActions
+from repgym.runs import EvalProtocol, Policy, play
 
-EVAL_SEED = 10_000  # evaluation episodes reset from EVAL_SEED + i: apart from the training seeds
 THRESHOLD_FRACTION = 0.9
 
 
@@ -183,29 +183,10 @@ def make_env(config: ShiftConfig, gravity: float) -> gym.Env:
     return DiscretizeActions(env, bins=config.bins) if config.bins else env
 
 
-def evaluate_return(act: Callable[[Any], Any], env: gym.Env, episodes: int) -> float:
-    """Mean return of ``episodes`` episodes from ``reset(seed=EVAL_SEED + i)``, actions from ``act(obs)``."""
-    total = 0.0
-    for i in range(episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + i)
-        done = False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            total += float(reward)
-            done = terminated or truncated
-    return total / episodes
-
-
-def greedy(agent: Any) -> Callable[[Any], Any]:
-    """The agent's deterministic action for one observation."""
-    return lambda obs: agent.predict(obs, deterministic=True)[0]
-
-
-def uniform_random(env: gym.Env, seed: int) -> Callable[[Any], Any]:
-    """Uniformly random actions from ``env.action_space`` (seeded)."""
-    space = env.action_space
-    space.seed(seed)
-    return lambda obs: space.sample()
+def evaluate_return(policy: Policy | None, env: gym.Env, episodes: int, rng_seed: int = 0) -> float:
+    """Mean return of ``episodes`` episodes of the run protocol (:class:`EvalProtocol`'s default seeds), with the
+    policy's deterministic actions; ``policy`` None plays uniformly random actions drawn with ``rng_seed``."""
+    return play(policy, env, EvalProtocol(episodes, rng_seed=rng_seed)).mean
 
 
 def learn_with_evaluations(
@@ -245,19 +226,19 @@ def run_seed(
     agent = make_agent(config.agent, train_env, seed=seed, **config.hyperparameters)
     phase("source")
     source = learn_with_evaluations(
-        agent, config.steps, every, lambda: evaluate_return(greedy(agent), eval_train, episodes), advance
+        agent, config.steps, every, lambda: evaluate_return(agent, eval_train, episodes), advance
     )
     phase("fine-tune")
     train_env.unwrapped.gravity = config.test_gravity  # the switch: from the next step on
     finetune = learn_with_evaluations(
-        agent, config.steps, every, lambda: evaluate_return(greedy(agent), eval_test, episodes), advance
+        agent, config.steps, every, lambda: evaluate_return(agent, eval_test, episodes), advance
     )
     phase("scratch")
     scratch_agent = make_agent(config.agent, make_env(config, config.test_gravity), seed=seed, **config.hyperparameters)
     scratch = learn_with_evaluations(
-        scratch_agent, config.steps, every, lambda: evaluate_return(greedy(scratch_agent), eval_test, episodes), advance
+        scratch_agent, config.steps, every, lambda: evaluate_return(scratch_agent, eval_test, episodes), advance
     )
-    random_return = evaluate_return(uniform_random(eval_test, seed), eval_test, episodes)
+    random_return = evaluate_return(None, eval_test, episodes, rng_seed=seed)
     for env in (eval_train, eval_test, train_env):
         env.close()
     return SeedResult(seed, source, finetune.returns[0], finetune, scratch, random_return, time.perf_counter() - start)

@@ -9,6 +9,8 @@ them and trained agents alike.
 - Delayed games: also ``optimal``, the game's oracle (:mod:`repgym.envs.delayed.reference`).
 
 A baseline reads the env it plays (a board, an oracle's hidden state), so it is built for one env instance.
+``repgym list`` names baselines ``policy:<name>``; every command takes that name or the bare one
+(:func:`baseline_name`), and jobs and leaderboard rows store the bare one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import gymnasium as gym
 import numpy as np
 
 from repgym.runs import random_legal_action
+
+LISTED_PREFIX = "policy:"
 
 
 def _bubble(env: gym.Env) -> bool:
@@ -48,17 +52,37 @@ def baseline_names(env: gym.Env) -> list[str]:
 
 
 def is_baseline(name: str) -> bool:
-    """Whether ``name`` is a baseline of some env family (not a registered learning agent)."""
+    """Whether ``name`` (bare or ``policy:<name>``) is a baseline of some env family, not a learning agent."""
     from repgym.envs.bubble.policies import POLICIES as BUBBLE
     from repgym.envs.delayed.reference import POLICIES as DELAYED
 
-    return name == "random" or name in BUBBLE or name in DELAYED
+    bare = name.removeprefix(LISTED_PREFIX)
+    return bare == "random" or bare in BUBBLE or bare in DELAYED
+
+
+def baseline_name(name: str) -> str:
+    """``policy:greedy`` (as ``repgym list`` prints it) -> ``greedy``; any other name is returned unchanged."""
+    bare = name.removeprefix(LISTED_PREFIX)
+    return bare if name != bare and is_baseline(bare) else name
+
+
+def listed_baselines() -> list[tuple[str, str]]:
+    """``(policy:<name>, description)`` of every baseline, as ``repgym list`` shows them."""
+    from repgym.envs.bubble.policies import POLICIES as BUBBLE
+
+    rows = [(f"{LISTED_PREFIX}random", "every env — uniformly random legal actions (Bubble Breaker / SameGame: "
+                                       f"{BUBBLE['random'].description})")]  # fmt: skip
+    rows += [(f"{LISTED_PREFIX}{name}", f"Bubble Breaker / SameGame baseline — {p.description}")
+             for name, p in BUBBLE.items() if name != "random"]  # fmt: skip
+    rows.append((f"{LISTED_PREFIX}optimal", "delayed-game baseline — the game's oracle (optimal_action)"))
+    return rows
 
 
 class BaselineAgent:
     """A baseline ``name`` playing ``env``; ``seed`` seeds its random choices."""
 
     def __init__(self, name: str, env: gym.Env, seed: int | None = 0) -> None:
+        name = baseline_name(name)
         available = baseline_names(env)
         if name not in available:
             raise ValueError(f"baseline {name!r} cannot play {env.spec.id if env.spec else env}; "
@@ -88,4 +112,4 @@ class BaselineAgent:
         return random_legal_action(self.env.action_space, action_masks, self.rng), None
 
 
-__all__ = ["BaselineAgent", "baseline_names", "is_baseline"]
+__all__ = ["LISTED_PREFIX", "BaselineAgent", "baseline_name", "baseline_names", "is_baseline", "listed_baselines"]

@@ -117,10 +117,10 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
             torch.set_num_threads(1)
             if spec.train_steps < 1:
                 raise ValueError(f"agent {spec.agent!r} learns; give it train_steps >= 1")
-            out = Path(run_dir) / spec.key
+            out = Path(run_dir) / spec.key  # the job's own folder: a rerun of the job trains afresh
             result = train_agent(spec.agent, spec.env_id, spec.train_steps, hyperparameters=spec.hyperparameters,
-                                 env_kwargs=spec.env_kwargs, seed=spec.seed, out_dir=out,
-                                 eval_episodes=0)  # fmt: skip
+                                 env_kwargs=spec.env_kwargs, seed=spec.seed, out_dir=out, eval_episodes=0,
+                                 overwrite=True)  # fmt: skip
             checkpoint, curve = str(result.checkpoint), learning_curve(out / "logs")
             agent = load_agent(result.checkpoint, env=env)
         protocol = EvalProtocol(spec.eval_episodes, epsilon=spec.epsilon, rng_seed=spec.seed)

@@ -5,11 +5,20 @@ Both backends run the same function (:func:`~repgym.benchmark.jobs.execute_job`)
 row; the driver writes each row as it arrives, so workers need no access to the database (on Ray they may be on
 other machines). Jobs whose key already has a finished row are skipped, so a killed run resumes where it stopped.
 A job that fails is written as ``failed`` with its error and the others go on; a later run retries it.
+
+Each job is claimed in the database just before it starts (:meth:`LeaderboardStore.claim`), so two runs on one
+database share the work instead of both doing all of it; the driver renews its claims while it waits. Local workers
+die with their driver, even one killed by SIGKILL: on Linux through ``PR_SET_PDEATHSIG``, everywhere through a
+lifeline pipe whose end only the driver holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from repgym.benchmark.jobs import JobSpec, execute_job
-from repgym.benchmark.store import LeaderboardStore
+from repgym.benchmark.store import CLAIM_LEASE_S, ClaimOwner, LeaderboardStore
 
 BACKENDS = ("local", "ray")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -30,14 +40,61 @@ class BenchReport:
 
     total: int  # jobs asked for
     skipped: int  # already finished in the database
+    claimed_elsewhere: int = 0  # skipped: another run had claimed them (or finished them meanwhile)
     ok: int = 0
     failed: int = 0
     wall_time_s: float = 0.0
     errors: list[tuple[JobSpec, str]] = field(default_factory=list)  # (job, first line of its error)
 
 
-def _init_worker() -> None:
+def _init_worker(driver: int, lifeline: Any) -> None:
+    """Worker start-up: one OpenMP thread, and exit when the driver process ``driver`` dies, however it dies."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported in this worker
+    if sys.platform.startswith("linux"):
+        _set_parent_death_signal()
+    threading.Thread(target=_exit_when_closed, args=(lifeline,), name="repgym-lifeline", daemon=True).start()
+    if os.getppid() != driver:  # the driver died before the death signal was armed
+        os._exit(1)
+
+
+def _set_parent_death_signal() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (immediate, even while Python holds the GIL)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # no prctl here: the lifeline thread still ends the worker
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _exit_when_closed(lifeline: Any) -> None:
+    """Block on the lifeline pipe, whose write end only the driver holds: end of file means the driver is gone."""
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    os._exit(1)
+
+
+class _Claims:
+    """This run's claims on jobs in ``store``: taken before a job starts, released when its row is written, renewed
+    while the driver waits so that other runs do not take them over."""
+
+    def __init__(self, store: LeaderboardStore, lease_s: float = CLAIM_LEASE_S) -> None:
+        self.store, self.lease_s, self.owner = store, lease_s, ClaimOwner()
+        self._renewed = time.monotonic()
+
+    def take(self, job: JobSpec) -> bool:
+        return self.store.claim(job.key, self.owner, self.lease_s)
+
+    def release(self, job: JobSpec | None = None) -> None:
+        self.store.release(self.owner, None if job is None else job.key)
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() - self._renewed >= self.lease_s / 4:
+            self.store.renew_claims(self.owner)
+            self._renewed = time.monotonic()
+
+    @property
+    def wait_s(self) -> float:
+        """How long the driver may block before it must renew."""
+        return self.lease_s / 4
 
 
 def _crashed_row(job: JobSpec, why: str) -> dict[str, Any]:
@@ -86,10 +143,19 @@ def run_bench(
     report = BenchReport(total=len({j.key for j in jobs}), skipped=len({j.key for j in jobs}) - len(todo))
     run_dir = Path(run_dir) if run_dir is not None else store.path.parent / "runs"
     start = time.perf_counter()
+    claims = _Claims(store)
     with _Progress(len(todo), progress) as bar:
+
+        def claim(job: JobSpec) -> bool:
+            if claims.take(job):
+                return True
+            report.claimed_elsewhere += 1
+            bar.skip()
+            return False
 
         def record(job: JobSpec, row: dict[str, Any]) -> None:
             store.add_result(row)
+            claims.release(job)
             if row["status"] == "ok":
                 report.ok += 1
             else:
@@ -99,15 +165,19 @@ def run_bench(
             if on_row is not None:
                 on_row(row)
 
-        if todo and backend == "local":
-            _run_local(todo, run_dir, min(n_workers, len(todo)), record)
-        elif todo:
-            _run_ray(todo, run_dir, n_workers, address, record)
+        try:
+            if todo and backend == "local":
+                _run_local(todo, run_dir, min(n_workers, len(todo)), claim, record, claims)
+            elif todo:
+                _run_ray(todo, run_dir, n_workers, address, claim, record, claims)
+        finally:
+            claims.release()  # jobs still running when interrupted: free for the next run
     report.wall_time_s = time.perf_counter() - start
     return report
 
 
-def _run_local(todo: list[JobSpec], run_dir: Path, workers: int, record: Callable) -> None:
+def _run_local(todo: list[JobSpec], run_dir: Path, workers: int, claim: Callable, record: Callable,
+               claims: _Claims) -> None:  # fmt: skip
     """At most ``workers`` jobs in flight; a worker that dies fails only the jobs then running, and the rest go on
     in a new pool. Ctrl-C ends the workers at once (finished rows are already written)."""
     import multiprocessing
@@ -116,26 +186,37 @@ def _run_local(todo: list[JobSpec], run_dir: Path, workers: int, record: Callabl
     context = multiprocessing.get_context("spawn")  # fork after torch/MuJoCo are loaded is unsafe
     while queue:
         before = set(multiprocessing.active_children())
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+        lifeline, keep_alive = context.Pipe(duplex=False)  # the workers read; only this process holds the write end
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                   initargs=(os.getpid(), lifeline))  # fmt: skip
         try:
-            _run_pool(pool, queue, run_dir, workers, record)
+            _run_pool(pool, queue, run_dir, workers, claim, record, claims)
         except BaseException:
             for process in set(multiprocessing.active_children()) - before:  # this pool's workers
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown()
+        else:
+            pool.shutdown()
+        finally:  # after the workers have exited: closing the write end would end them
+            lifeline.close()
+            keep_alive.close()
 
 
-def _run_pool(pool: ProcessPoolExecutor, queue: list[JobSpec], run_dir: Path, workers: int, record: Callable) -> None:
-    """Feed ``queue`` to ``pool`` until it is empty or the pool breaks."""
+def _run_pool(pool: ProcessPoolExecutor, queue: list[JobSpec], run_dir: Path, workers: int, claim: Callable,
+              record: Callable, claims: _Claims) -> None:  # fmt: skip
+    """Feed ``queue`` to ``pool`` (each job once this run has claimed it) until it is empty or the pool breaks."""
     running: dict[Future, JobSpec] = {}
     broken = False
     while (queue or running) and not broken:
         while queue and len(running) < workers:
             job = queue.pop(0)
-            running[pool.submit(execute_job, job, str(run_dir))] = job
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if claim(job):
+                running[pool.submit(execute_job, job, str(run_dir))] = job
+        if not running:
+            break
+        done, _ = wait(running, timeout=claims.wait_s, return_when=FIRST_COMPLETED)
+        claims.renew_if_due()
         for future in done:
             job = running.pop(future)
             try:
@@ -157,8 +238,10 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_ray(todo: list[JobSpec], run_dir: Path, workers: int, address: str | None, record: Callable) -> None:
-    """Every job as a Ray task (one CPU each); a local Ray instance is started when ``address`` is None."""
+def _run_ray(todo: list[JobSpec], run_dir: Path, workers: int, address: str | None, claim: Callable,
+             record: Callable, claims: _Claims) -> None:  # fmt: skip
+    """Every job this run claims as a Ray task (one CPU each); a local Ray instance is started when ``address`` is
+    None."""
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
@@ -168,9 +251,12 @@ def _run_ray(todo: list[JobSpec], run_dir: Path, workers: int, address: str | No
         ray.init(address=address, **init)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(execute_job)
-        pending = {remote.remote(job, str(run_dir)): job for job in todo}
+        pending = {remote.remote(job, str(run_dir)): job for job in todo if claim(job)}
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=claims.wait_s)
+            claims.renew_if_due()
+            if not done:
+                continue
             job = pending.pop(done[0])
             try:
                 row = ray.get(done[0])
@@ -199,6 +285,12 @@ class _Progress:
             self._progress.start()
             self._task = self._progress.add_task("", total=self.total, failed=0)
         return self
+
+    def skip(self) -> None:
+        """One job fewer to run (another run claimed it)."""
+        if self._progress is not None:
+            self.total -= 1
+            self._progress.update(self._task, total=self.total)
 
     def advance(self, job: JobSpec, failed: int) -> None:
         if self._progress is not None:

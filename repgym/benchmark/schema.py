@@ -47,6 +47,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX results_by_env ON results (env_id, status);
         """,
     ),
+    (
+        2,
+        """
+        -- A job a running `repgym bench` has taken: other runs skip it until its row is written, its owner dies or
+        -- the lease lapses (see LeaderboardStore.claim).
+        CREATE TABLE claims (
+            job_key     TEXT PRIMARY KEY,
+            run_id      TEXT NOT NULL,              -- one bench run (a random id)
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,           -- the driver process of that run
+            claimed_utc TEXT NOT NULL,
+            renewed     REAL NOT NULL               -- unix time of the owner's last renewal
+        );
+        CREATE INDEX claims_by_run ON claims (run_id);
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

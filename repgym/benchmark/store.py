@@ -14,9 +14,14 @@ timeout, retried on ``database is locked``, so worker processes, several ``repgy
 ``repgym leaderboard submit`` can write at once without losing a row. A unique index allows one finished row per
 job key, so a resumed or duplicated run cannot add a job twice.
 
+**Claims.** A bench run claims a job (:meth:`LeaderboardStore.claim`) before running it, so that a second run on
+the same database skips it instead of doing the work twice. A claim is released when the job's row is written; the
+claim of an owner that died (same host, its process gone) or that has not renewed it for a lease is taken over.
+
 **Foreign files.** A file that is not SQLite, an SQLite database of another program, or one written by a newer
 schema raises :class:`LeaderboardError` naming the problem; such a file is read only as far as needed to tell, and
-never written.
+never written. Opened with ``read_only=True`` (``repgym leaderboard``), a store never creates, converts or upgrades
+a file: a missing or empty one is refused.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import platform
 import random
 import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +51,7 @@ COLUMNS = (
     "eval_episodes", "protocol", "returns", "mean", "std", "wall_time_s", "repgym_version", "git_commit",
     "created_utc", "video_path", "checkpoint", "learning_curve", "worker", "suite", "source", "error",
 )  # fmt: skip
+CLAIM_LEASE_S = 600.0  # a claim its owner has not renewed for this long is taken over (the owner is presumed dead)
 T = TypeVar("T")
 
 
@@ -74,6 +82,30 @@ def git_commit() -> str | None:
     return f"{head}+dirty" if dirty else head or None
 
 
+@dataclass(frozen=True)
+class ClaimOwner:
+    """Who holds a claim: one bench run (``run_id``) in process ``pid`` on ``host``."""
+
+    run_id: str = field(default_factory=lambda: os.urandom(8).hex())
+    host: str = field(default_factory=platform.node)
+    pid: int = field(default_factory=os.getpid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _claim_is_stale(host: str, pid: int, renewed: float, lease_s: float) -> bool:
+    """A claim whose owner is gone: not renewed within the lease, or held by a dead process of this host."""
+    return time.time() - renewed > lease_s or (host == platform.node() and not _pid_alive(pid))
+
+
 def _is_busy(err: sqlite3.OperationalError) -> bool:
     text = str(err).lower()
     return "locked" in text or "busy" in text
@@ -86,17 +118,28 @@ class LeaderboardStore:
         path: the database file (default :func:`default_db_path`).
         timeout: seconds a write waits for another writer before retrying.
         retries: attempts of one write when the database stays locked.
+        read_only: only read: a missing or empty file is refused, and nothing is created, migrated or written.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 30.0, retries: int = 20) -> None:
+    def __init__(
+        self, path: str | os.PathLike | None = None, timeout: float = 30.0, retries: int = 20, read_only: bool = False
+    ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self.retries = retries
+        self.read_only = read_only
         self._check_header()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        if read_only:
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", timeout=timeout, uri=True,
+                                         isolation_level=None)  # fmt: skip
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
-            self._retry(self._migrate)
-            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            if read_only:
+                self._retry(self._check_readable)
+            else:
+                self._retry(self._migrate)
+                self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         except BaseException:
             self._conn.close()
             raise
@@ -108,13 +151,19 @@ class LeaderboardStore:
                                 "another leaderboard file)")  # fmt: skip
 
     def _check_header(self) -> None:
-        """Refuse a non-empty file that does not start with SQLite's header, before SQLite opens it."""
+        """Refuse a non-empty file that does not start with SQLite's header, before SQLite opens it (read-only: also
+        a missing or empty file, which only a writer turns into a leaderboard)."""
         if not self.path.exists():
+            if self.read_only:
+                raise LeaderboardError(f"no leaderboard at {self.path} yet: run `repgym bench` (or pass --db / set "
+                                       f"${ENV_VAR})")  # fmt: skip
             return
         if self.path.is_dir():
             raise self._refuse("is a folder, not a leaderboard database")
         with self.path.open("rb") as f:
             head = f.read(100)
+        if not head and self.read_only:
+            raise self._refuse("is not a repgym leaderboard (empty file)")
         if head and (len(head) < 100 or not head.startswith(SQLITE_MAGIC)):
             raise self._refuse("is not a repgym leaderboard: not an SQLite database (corrupt, or another file)")
 
@@ -160,6 +209,16 @@ class LeaderboardStore:
             conn.execute("ROLLBACK")
             raise
 
+    def _check_readable(self) -> None:
+        """What :meth:`_migrate` checks, for a reader: a leaderboard of this schema version or an older one."""
+        self._check_owner()
+        if self._conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            raise self._refuse("is an empty SQLite database, not a repgym leaderboard")
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise LeaderboardError(f"{self.path} has leaderboard schema version {current}, newer than this repgym "
+                                   f"reads ({SCHEMA_VERSION}); upgrade repgym")  # fmt: skip
+
     def _retry(self, fn: Callable[[], T]) -> T:
         """``fn()``, retried with jittered back-off while the database is locked by another writer."""
         for attempt in range(self.retries):
@@ -190,16 +249,60 @@ class LeaderboardStore:
         )
 
         def insert() -> int | None:
+            cursor = self._conn.execute(sql, values)
+            return cursor.lastrowid if cursor.rowcount == 1 else None
+
+        return self._transaction(insert)
+
+    def _transaction(self, fn: Callable[[], T]) -> T:
+        """``fn()`` inside one ``BEGIN IMMEDIATE`` transaction (retried while another writer holds the lock)."""
+
+        def run() -> T:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                cursor = self._conn.execute(sql, values)
+                out = fn()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            return cursor.lastrowid if cursor.rowcount == 1 else None
+            return out
 
-        return self._retry(insert)
+        return self._retry(run)
+
+    def claim(self, job_key: str, owner: ClaimOwner, lease_s: float = CLAIM_LEASE_S) -> bool:
+        """Take job ``job_key`` for ``owner``: True when it is now theirs, False when it has a finished row or a live
+        claim of another run (a dead owner's claim, or one not renewed within ``lease_s`` seconds, is taken over)."""
+
+        def take() -> bool:
+            if self._conn.execute("SELECT 1 FROM results WHERE job_key = ? AND status = 'ok'", (job_key,)).fetchone():
+                return False
+            held = self._conn.execute("SELECT run_id, host, pid, renewed FROM claims WHERE job_key = ?",
+                                      (job_key,)).fetchone()  # fmt: skip
+            if held is not None and held[0] != owner.run_id and not _claim_is_stale(*held[1:], lease_s):
+                return False
+            self._conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                               (job_key, owner.run_id, owner.host, owner.pid, _now(), time.time()))  # fmt: skip
+            return True
+
+        return self._transaction(take)
+
+    def renew_claims(self, owner: ClaimOwner) -> None:
+        """Tell other runs that ``owner`` is still working on its claimed jobs (restarts their lease)."""
+        self._retry(lambda: self._conn.execute("UPDATE claims SET renewed = ? WHERE run_id = ?",
+                                               (time.time(), owner.run_id)))  # fmt: skip
+
+    def release(self, owner: ClaimOwner, job_key: str | None = None) -> None:
+        """Drop ``owner``'s claim of ``job_key`` (None: all its claims), so that another run may take the job."""
+        sql, args = "DELETE FROM claims WHERE run_id = ?", [owner.run_id]
+        if job_key is not None:
+            sql, args = sql + " AND job_key = ?", [*args, job_key]
+        self._retry(lambda: self._conn.execute(sql, args))
+
+    def claims(self) -> list[dict[str, Any]]:
+        """The claims held now: ``job_key``, ``run_id``, ``host``, ``pid``, ``claimed_utc``, ``renewed``."""
+        cursor = self._conn.execute("SELECT * FROM claims ORDER BY claimed_utc")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor]
 
     def set_video(self, row_id: int, path: str | os.PathLike) -> None:
         """Record the video of result ``row_id``."""
@@ -248,4 +351,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["COLUMNS", "ENV_VAR", "LeaderboardError", "LeaderboardStore", "default_db_path", "git_commit"]
+__all__ = [
+    "CLAIM_LEASE_S",
+    "COLUMNS",
+    "ENV_VAR",
+    "ClaimOwner",
+    "LeaderboardError",
+    "LeaderboardStore",
+    "default_db_path",
+    "git_commit",
+]

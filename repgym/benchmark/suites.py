@@ -19,7 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from repgym.benchmark.baseline_policies import baseline_names, is_baseline
+from repgym.benchmark.baseline_policies import baseline_name, baseline_names, is_baseline
 from repgym.benchmark.jobs import JobSpec
 
 # Env kinds, from the env: what a learner can act in.
@@ -115,7 +115,8 @@ def make_jobs(
 ) -> list[JobSpec]:
     """The (env x agent x seed) jobs of ``suite``, restricted to ``envs`` and ``agents`` when given.
 
-    An agent named in ``agents`` that the suite does not list is added where it can act: a baseline where it
+    Baselines may be named as ``repgym list`` shows them (``policy:greedy``) or bare (``greedy``); jobs store the
+    bare name. An agent named in ``agents`` that the suite does not list is added where it can act: a baseline where it
     applies, a registered learning agent with the budget of the suite's first learner for that env kind.
     ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically (a different protocol, other entries).
     ``env_kwargs`` are constructor arguments for every selected env (e.g. ``delay=5``: the configuration people
@@ -132,12 +133,12 @@ def make_jobs(
         raise ValueError(f"seeds and eval episodes must be at least 1, got {n_seeds} and {episodes}")
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
-    wanted = list(dict.fromkeys(agents)) if agents else None
+    wanted = list(dict.fromkeys(baseline_name(a) for a in agents)) if agents else None
     if wanted:
         unknown = [a for a in wanted if not is_baseline(a) and a not in AGENTS]
         if unknown:
-            raise ValueError(f"unknown agent {', '.join(map(repr, unknown))}; expected a baseline (random, greedy, "
-                             f"size-weighted, tabu-colour, optimal) or one of {sorted(AGENTS)}")  # fmt: skip
+            raise ValueError(f"unknown agent {', '.join(map(repr, unknown))}; expected a baseline (policy:random, "
+                             f"policy:greedy, ... as repgym list shows them) or one of {sorted(AGENTS)}")  # fmt: skip
     jobs: list[JobSpec] = []
     for env_id in select_envs(envs):
         try:

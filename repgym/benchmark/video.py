@@ -26,11 +26,11 @@ def make_player(agent: str | os.PathLike, env: gym.Env, seed: int = 0) -> Any:
     """Something with ``predict`` that plays ``env``: a loaded checkpoint, a baseline, or a fresh registered agent."""
     from repgym.agents import AGENTS, load_agent, make_agent
     from repgym.agents.base import META_FILE
-    from repgym.benchmark.baseline_policies import BaselineAgent, is_baseline
+    from repgym.benchmark.baseline_policies import BaselineAgent, baseline_name, is_baseline
 
     if (Path(agent) / META_FILE).is_file():
         return load_agent(agent, env=env)
-    name = str(agent)
+    name = baseline_name(str(agent))
     if is_baseline(name):
         return BaselineAgent(name, env, seed=seed)
     if name in AGENTS:

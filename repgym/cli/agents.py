@@ -17,8 +17,12 @@ from repgym.runs.protocol import DEFAULT_FIRST_SEED
 
 EPILOG_TRAIN = """\
 every registered agent trains the same way (repgym list names them); --set goes to the agent, --env-set to the env.
-writes <out>/checkpoint (resume with --resume), <out>/logs (TensorBoard + metrics.csv, repgym's agents) and
-<out>/summary.json; --checkpoint-every N also keeps <out>/checkpoints/step_<n>.
+writes <out>/checkpoint, <out>/logs (TensorBoard + metrics.csv, repgym's agents) and <out>/summary.json;
+--checkpoint-every N also keeps <out>/checkpoints/step_<n>.
+
+Ctrl-C (or SIGTERM) stops at the next step, saves <out>/checkpoint and exits with 130; the same command again
+resumes it up to the --steps first asked for (other settings are refused). A finished run in --out is kept unless
+--overwrite. --resume CHECKPOINT trains any checkpoint --steps further into a new --out.
 
 examples:
   repgym train qr-dqn CartPole-v1 --steps 50000 --set learning_rate=2.3e-3 --set batch_size=64 --out runs/qr
@@ -54,6 +58,7 @@ def register(sub) -> dict[str, Handler]:
     p_train.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes afterwards (default: 10)")
     p_train.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue training a checkpoint")
     p_train.add_argument("--progress", action="store_true", help="show a progress bar")
+    p_train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     add_settings(p_train, what="agent hyperparameter; JSON for values starting with { or [")
     add_settings(p_train, "--env-set")
     add_threads(p_train)
@@ -93,21 +98,46 @@ def register(sub) -> dict[str, Handler]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import sys
+
+    from repgym.agents.callbacks import StopTraining, stop_on_signals
     from repgym.agents.training import train_agent
 
     set_torch_threads(args.threads)
     if args.resume is None and (args.agent is None or args.env_id is None):
         raise ValueError("give an agent and an env id (or --resume CHECKPOINT)")
-    result = train_agent(args.agent, args.env_id, args.steps, hyperparameters=parse_hyperparameters(args.set),
-                         env_kwargs=parse_settings(args.env_set), seed=args.seed, out_dir=args.out,
-                         num_envs=args.num_envs, progress_bar=args.progress, checkpoint_every=args.checkpoint_every,
-                         eval_episodes=args.eval_episodes, resume=args.resume)  # fmt: skip
+    stop = StopTraining()
+    with stop_on_signals(stop):
+        result = train_agent(args.agent, args.env_id, args.steps, hyperparameters=parse_hyperparameters(args.set),
+                             env_kwargs=parse_settings(args.env_set), seed=args.seed, out_dir=args.out,
+                             num_envs=args.num_envs, progress_bar=args.progress,
+                             checkpoint_every=args.checkpoint_every, eval_episodes=args.eval_episodes,
+                             resume=args.resume, overwrite=args.overwrite, stop=stop, announce=print)  # fmt: skip
+    if not result.finished:
+        print(f"repgym train: {stop.reason or 'stopped'} at step {result.total_steps} of {result.target_steps}; "
+              f"saved {result.checkpoint}; resume with: {_train_command(args)}", file=sys.stderr)  # fmt: skip
+        return 130
     print(f"trained {result.agent} on {result.env_id}: {result.steps} steps in {result.wall_time_s:.1f} s "
           f"({result.steps_per_s:.0f} steps/s); checkpoint {result.checkpoint}")  # fmt: skip
     if result.evaluation is not None:
         ev = result.evaluation
         print(f"greedy return over {len(ev.returns)} episodes: {ev.mean:.2f} ± {ev.std:.2f}")
     return 0
+
+
+def _train_command(args: argparse.Namespace) -> str:
+    """The ``repgym train`` command line that reruns (and so resumes) this run: its settings, defaults left out."""
+    import shlex
+
+    words = ["repgym", "train", *(w for w in (args.agent, args.env_id) if w is not None), "--steps", str(args.steps)]
+    options = [("--resume", args.resume, None), ("--seed", args.seed, 0), ("--num-envs", args.num_envs, 1),
+               ("--checkpoint-every", args.checkpoint_every, None), ("--eval-episodes", args.eval_episodes, 10),
+               ("--threads", args.threads, 1), ("--out", args.out, None)]  # fmt: skip
+    words += [w for flag, value, default in options if value != default for w in (flag, str(value))]
+    words += [w for item in args.set for w in ("--set", item)]
+    words += [w for item in args.env_set for w in ("--env-set", item)]
+    words += ["--progress"] if args.progress else []
+    return shlex.join(words)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

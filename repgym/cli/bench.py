@@ -24,7 +24,7 @@ checkpoints go to runs/ and videos to videos/ beside it.
 
 examples:
   repgym bench --suite quick
-  repgym bench --envs BubbleBreaker-v0 SameGame-v0 --agents random greedy sb3-maskable-ppo --seeds 5
+  repgym bench --envs BubbleBreaker-v0 SameGame-v0 --agents policy:random policy:greedy sb3-maskable-ppo --seeds 5
   repgym bench --suite full --backend ray --address ray://head-node:10001
   repgym bench --envs Umbrella-v0 --video
   repgym bench --envs KeyToDoor-v0 --set delay=5       the configuration people played (their recordings' entry)
@@ -70,9 +70,11 @@ def register(sub) -> dict[str, Handler]:
 
     p_bench = add_command(sub, "bench", "run the benchmark suite (env x agent x seed) into the leaderboard",
                           epilog=EPILOG_BENCH)  # fmt: skip
-    p_bench.add_argument("--suite", choices=sorted(SUITES), default="quick", help="suite (default: quick)")
+    p_bench.add_argument("--suite", choices=sorted(SUITES), default=None,
+                         help="suite (default: quick; with --envs/--agents: quick's budgets)")  # fmt: skip
     p_bench.add_argument("--envs", nargs="+", metavar="ENV", help="only these env ids (default: every registered)")
-    p_bench.add_argument("--agents", nargs="+", metavar="AGENT", help="only these agents / baselines")
+    p_bench.add_argument("--agents", nargs="+", metavar="AGENT",
+                         help="only these agents / baselines, named as repgym list shows them")  # fmt: skip
     p_bench.add_argument("--seeds", type=int, default=None, metavar="K", help="seeds per job (default: the suite's)")
     p_bench.add_argument("--episodes", type=int, default=None, metavar="N",
                          help="evaluation episodes per job (default: the suite's)")  # fmt: skip
@@ -127,7 +129,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     jobs = make_jobs(
-        args.suite,
+        args.suite or "quick",
         envs=args.envs,
         agents=args.agents,
         seeds=args.seeds,
@@ -138,7 +140,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.dry_run:  # lists the jobs; never creates the database
         path = default_db_path() if args.db is None else Path(args.db).expanduser()
         if path.exists():
-            with LeaderboardStore(path) as store:
+            with LeaderboardStore(path, read_only=True) as store:
                 todo = pending_jobs(jobs, store)
         else:
             todo = list({job.key: job for job in jobs}.values())
@@ -148,11 +150,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         console.print(f"{len(todo)} of {len(jobs)} jobs to run; database {path}{'' if path.exists() else ' (new)'}")
         return 0
     with LeaderboardStore(args.db) as store:
-        console.print(f"[bold]repgym bench[/bold] --suite {args.suite}: {len(jobs)} jobs, database {store.path}")
+        console.print(f"[bold]repgym bench[/bold] {_selection(args)}: {len(jobs)} jobs, database {store.path}")
         report = run_bench(jobs, store, backend=args.backend, workers=args.workers, address=args.address,
                            run_dir=args.runs, progress=not args.no_progress)  # fmt: skip
         console.print(f"ran {report.ok + report.failed} jobs in {report.wall_time_s:.1f} s: {report.ok} finished, "
-                      f"{report.failed} failed; {report.skipped} already finished were skipped")  # fmt: skip
+                      f"{report.failed} failed; {report.skipped} already finished were skipped"
+                      + (f"; {report.claimed_elsewhere} claimed by another run were left to it"
+                         if report.claimed_elsewhere else ""))  # fmt: skip
         for job, error in report.errors[:10]:
             console.print(f"[red]failed[/red] {job.agent} on {job.env_id} seed {job.seed}: {error}", markup=True)
         if args.video:
@@ -162,8 +166,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _selection(args: argparse.Namespace) -> str:
+    """The job selection as the options that made it (``--suite quick`` only when a suite was chosen or implied)."""
+    parts = [f"--suite {args.suite or 'quick'}"] if args.suite or not (args.envs or args.agents) else []
+    for flag, values in (("--envs", args.envs), ("--agents", args.agents)):
+        if values:
+            parts.append(f"{flag} {' '.join(values)}")
+    parts += [f"--set {item}" for item in args.set]
+    return " ".join(parts)
+
+
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from repgym.benchmark.store import LeaderboardStore, default_db_path
+    from repgym.benchmark.store import LeaderboardStore
 
     if args.leaderboard_command == "submit":
         from repgym.benchmark.submit import submit_recording
@@ -180,10 +194,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from repgym.benchmark.table import build_entries
 
     envs = select_envs(args.env) if args.env else None
-    path = default_db_path() if args.db is None else Path(args.db).expanduser()
-    if not path.exists():  # reading must not create a database
-        raise ValueError(f"no leaderboard at {path} yet: run `repgym bench` (or pass --db / set $REPGYM_DB)")
-    with LeaderboardStore(path) as store:
+    with LeaderboardStore(args.db, read_only=True) as store:  # reading never creates or converts a file
         by_env = build_entries(store.rows(env_ids=envs))
     if args.format == "table":
         if args.out:

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from repgym.human.recording import Episode, Recording
+from repgym.runs import DEFAULT_FIRST_SEED, EnvSpec, EvalProtocol, play
 
 
 def human_normalised_score(agent: float, random: float, human: float) -> float:
@@ -29,28 +29,18 @@ def human_normalised_score(agent: float, random: float, human: float) -> float:
     return (agent - random) / (human - random)
 
 
-def random_score(env_id: str, env_kwargs: dict[str, Any] | None = None, episodes: int = 100, seed: int = 0) -> float:
-    """Mean return of uniformly random actions over ``episodes`` episodes (reset seeds ``seed``, ``seed + 1``, ...).
-
-    Where the env offers ``action_masks()`` (Bubble Breaker), the random player picks among legal actions only."""
-    env = gym.make(env_id, **(env_kwargs or {}))
-    env.action_space.seed(seed)
-    rng = np.random.default_rng(seed)
-    masked = hasattr(env.unwrapped, "action_masks")
-    total = 0.0
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        done = False
-        while not done:
-            if masked and (mask := env.unwrapped.action_masks()).any():
-                action = int(rng.choice(np.flatnonzero(mask)))
-            else:
-                action = env.action_space.sample()
-            _, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-    env.close()
-    return total / episodes
+def random_score(
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    first_seed: int = DEFAULT_FIRST_SEED,
+) -> float:
+    """Mean return of uniformly random legal actions (:func:`repgym.runs.play` with no policy) over ``episodes``
+    episodes reset from ``first_seed``, ``first_seed + 1``, ... (default: the run protocol's evaluation games, the
+    ones agents are scored on); ``seed`` seeds the random actions."""
+    protocol = EvalProtocol(episodes, first_seed=first_seed, rng_seed=seed)
+    return play(None, EnvSpec(env_id, env_kwargs or {}), protocol).mean
 
 
 def _same_game(recordings: Sequence[Recording]) -> None:

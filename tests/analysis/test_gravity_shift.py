@@ -16,10 +16,12 @@ from repgym.analysis.gravity_shift import (
     ShiftConfig,
     ShiftResult,
     curves_figure,
+    evaluate_return,
     learn_with_evaluations,
     run_shift,
     summary_table,
 )
+from repgym.runs import EvalProtocol, play
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Box observation space (maximum|minimum).*:UserWarning")
 
@@ -81,7 +83,7 @@ class FakeAgent:
         self.num_timesteps += steps
         return self
 
-    def predict(self, obs, deterministic: bool = True):
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True, action_masks=None):
         return np.zeros(self.env.action_space.shape, np.float32), None
 
 
@@ -110,6 +112,15 @@ def test_phases_learn_in_the_right_gravity(monkeypatch, tmp_path) -> None:
     # a zero-torque arm scores differently with gravity on and off
     assert seed.source.returns[0] != seed.scratch.returns[0]
     assert (tmp_path / "shift.json").exists() and (tmp_path / "shift.png").exists()
+
+
+def test_evaluations_play_the_run_protocols_games() -> None:
+    env = gym.make("repgym/TwoLinkReach-v0", max_episode_steps=10)
+    agent = FakeAgent(env, seed=0)
+    assert evaluate_return(agent, env, 3) == play(agent, env, EvalProtocol(3)).mean
+    random_floor = evaluate_return(None, env, 3, rng_seed=5)
+    assert random_floor == play(None, env, EvalProtocol(3, rng_seed=5)).mean
+    assert random_floor == evaluate_return(None, env, 3, rng_seed=5)  # seeded: the same floor every time
 
 
 def test_chunks_follow_the_agents_own_step_count() -> None:

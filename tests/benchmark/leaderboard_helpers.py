@@ -1,11 +1,13 @@
-"""Helpers shared by the leaderboard tests: a recorded session of a person playing well, a forger's edit, and a
-run slow enough to kill part-way."""
+"""Helpers shared by the leaderboard tests: a recorded session of a person playing well, a forger's edit, a run slow
+enough to kill part-way, and envs that crash or hang the worker they run in."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 
@@ -68,5 +70,25 @@ class CrashEnv(gym.Env):
         os._exit(3)
 
 
-if "Crash-v0" not in gym.registry:
-    gym.register("Crash-v0", entry_point=CrashEnv)  # gym.make("leaderboard_helpers:Crash-v0") imports this module
+class HangEnv(gym.Env):
+    """An env whose reset prints ``worker pid <pid>`` and then blocks for good: a job that never ends."""
+
+    observation_space = gym.spaces.Discrete(1)
+    action_space = gym.spaces.Discrete(1)
+
+    def reset(self, *, seed=None, options=None):
+        print(f"worker pid {os.getpid()}", flush=True)
+        threading.Event().wait()
+
+
+def idle_worker(lifeline: Any) -> None:
+    """A benchmark worker's start-up, then nothing: it ends only when its lifeline does."""
+    from repgym.benchmark.runner import _init_worker
+
+    _init_worker(os.getppid(), lifeline)
+    threading.Event().wait()
+
+
+if "Crash-v0" not in gym.registry:  # gym.make("leaderboard_helpers:Crash-v0") imports this module
+    gym.register("Crash-v0", entry_point=CrashEnv)
+    gym.register("Hang-v0", entry_point=HangEnv)

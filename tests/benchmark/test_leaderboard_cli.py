@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from leaderboard_helpers import forge_reward, record_session
 
+from repgym.benchmark import make_jobs
 from repgym.cli import main
+from repgym.listing import agent_rows
 
 
 @pytest.fixture()
@@ -91,3 +93,35 @@ def test_leaderboard_submit_verifies_then_adds(tmp_path, db, capsys):
     assert "recorded reward" in capsys.readouterr().err
     assert main(["leaderboard", "--db", db, "--format", "md"]) == 0
     assert capsys.readouterr().out.count("human:alice") == 1
+
+
+def test_bench_takes_the_names_repgym_list_prints_and_says_what_it_selected(db, capsys):
+    argv = ["bench", "--envs", "Umbrella-v0", "--agents", "policy:random", "policy:optimal", "--seeds", "1",
+            "--episodes", "2", "--workers", "1", "--no-progress", "--db", db]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "repgym bench --envs Umbrella-v0 --agents policy:random policy:optimal: 2 jobs" in out
+    assert "--suite" not in out
+    bare = [{"policy:random": "random", "policy:optimal": "optimal"}.get(a, a) for a in argv]
+    assert main(bare) == 0  # the bare names name the same jobs
+    assert "2 already finished were skipped" in capsys.readouterr().out
+    assert main(["bench", "--suite", "quick", "--envs", "Umbrella-v0", "--agents", "random", "--seeds", "1",
+                 "--workers", "1", "--no-progress", "--db", db]) == 0  # fmt: skip
+    assert "repgym bench --suite quick --envs Umbrella-v0 --agents random: 1 jobs" in capsys.readouterr().out
+
+
+def test_every_baseline_repgym_list_names_is_a_bench_agent():
+    listed = [name for name, _ in agent_rows() if name.startswith("policy:")]
+    jobs = make_jobs("quick", agents=listed, seeds=1)
+    assert {job.agent for job in jobs} == {name.removeprefix("policy:") for name in listed}
+
+
+def test_reading_an_empty_file_is_refused_and_leaves_it_empty(tmp_path, capsys):
+    path = tmp_path / "empty.sqlite"
+    path.touch()
+    assert main(["leaderboard", "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a repgym leaderboard (empty file)" in err
+    assert main(["bench", "--envs", "Umbrella-v0", "--dry-run", "--db", str(path)]) == 2
+    assert "(empty file)" in capsys.readouterr().err
+    assert path.stat().st_size == 0 and [p.name for p in tmp_path.iterdir()] == ["empty.sqlite"]

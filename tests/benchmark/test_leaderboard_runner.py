@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 import pytest
-from leaderboard_helpers import slow_jobs
+from leaderboard_helpers import idle_worker, slow_jobs
 
 from repgym.benchmark import JobSpec, LeaderboardStore, make_jobs, run_bench
 from repgym.benchmark.jobs import execute_job
+from repgym.benchmark.store import ClaimOwner
 from repgym.envs.registry import all_envs
 
 
@@ -151,6 +155,103 @@ def test_a_killed_run_resumes_without_duplicates(tmp_path):
         assert report.skipped == finished_at_kill and report.ok == len(jobs) - finished_at_kill
         keys = [r["job_key"] for r in db.rows()]
     assert len(keys) == len(set(keys)) == len(jobs)
+
+
+_HANG = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from repgym.benchmark import JobSpec, LeaderboardStore, run_bench
+if __name__ == "__main__":
+    with LeaderboardStore(sys.argv[1]) as db:
+        run_bench([JobSpec("leaderboard_helpers:Hang-v0", "random", seed=0)], db, workers=1, progress=False)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    if not Path("/proc").is_dir():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _reaches_end(stream: IO[str], timeout: float) -> bool:
+    """Read ``stream`` to its end, waiting at most ``timeout`` seconds: a pipe ends once every process holding its
+    write end has exited."""
+    reader = threading.Thread(target=stream.read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return not reader.is_alive()
+
+
+def test_workers_exit_when_the_driver_is_killed(tmp_path):
+    script, db_path = tmp_path / "run.py", tmp_path / "lb.sqlite"
+    script.write_text(_HANG)
+    here = str(Path(__file__).parent)
+    driver = subprocess.Popen([sys.executable, str(script), str(db_path), here], stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        line = driver.stdout.readline()  # the worker prints its pid once the job has started in it
+        worker = int(line.split()[-1])
+        with LeaderboardStore(db_path) as db:
+            assert [c["pid"] for c in db.claims()] == [driver.pid]  # the driver claimed the job before running it
+        driver.kill()
+        driver.wait()
+        assert _reaches_end(driver.stdout, timeout=60), "a process still holds the driver's stdout"
+        assert not _running(worker)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        if worker is not None and _running(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+def test_a_worker_exits_when_its_lifeline_closes():
+    context = multiprocessing.get_context("spawn")
+    lifeline, keep_alive = context.Pipe(duplex=False)
+    worker = context.Process(target=idle_worker, args=(lifeline,))
+    worker.start()
+    lifeline.close()
+    keep_alive.close()  # what the driver's death does to the pipe, wherever PR_SET_PDEATHSIG does not exist
+    worker.join(timeout=60)
+    assert worker.exitcode == 1
+
+
+def test_a_job_another_run_has_claimed_is_left_to_it(tmp_path):
+    jobs = [JobSpec("repgym/Umbrella-v0", "random", seed=s, eval_episodes=2) for s in range(3)]
+    other = ClaimOwner()  # a live run (this process) that has taken the first job
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        assert db.claim(jobs[0].key, other)
+        report = run_bench(jobs, db, workers=1, progress=False)
+        assert (report.ok, report.claimed_elsewhere, report.skipped) == (2, 1, 0)
+        assert {r["seed"] for r in db.rows()} == {1, 2}
+        assert [c["run_id"] for c in db.claims()] == [other.run_id]  # the run released its own claims
+
+
+def test_two_runs_on_one_database_share_the_jobs(tmp_path):
+    jobs = slow_jobs()[:8]
+    reports = []
+
+    def bench() -> None:
+        with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+            reports.append(run_bench(jobs, db, workers=1, progress=False))
+
+    runs = [threading.Thread(target=bench) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert sum(r.ok for r in reports) == len(jobs)  # every job ran once, in one of the runs
+    assert sum(r.claimed_elsewhere + r.skipped for r in reports) == len(jobs)
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        assert len(db.rows()) == len(jobs) and db.claims() == []
 
 
 def test_a_missing_ray_is_an_error_before_anything_runs(tmp_path, monkeypatch):

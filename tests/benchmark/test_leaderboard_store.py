@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from repgym.benchmark import schema, store
-from repgym.benchmark.store import LeaderboardError, LeaderboardStore, default_db_path
+from repgym.benchmark.store import ClaimOwner, LeaderboardError, LeaderboardStore, default_db_path
 
 
 def _row(key: str, status: str = "ok", **extra) -> dict:
@@ -139,17 +142,92 @@ def test_migrations_apply_once_in_order(tmp_path, monkeypatch):
     path = tmp_path / "lb.sqlite"
     with LeaderboardStore(path) as db:
         db.add_result(_row("old"))
-    upgraded = [*schema.MIGRATIONS, (2, "ALTER TABLE results ADD COLUMN note TEXT")]
+    future = schema.SCHEMA_VERSION + 1
+    upgraded = [*schema.MIGRATIONS, (future, "ALTER TABLE results ADD COLUMN note TEXT")]
     monkeypatch.setattr(store, "MIGRATIONS", upgraded)
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", future)
     for _ in range(2):  # the second open finds nothing left to apply
         with LeaderboardStore(path) as db:
-            assert db.schema_version() == 2
+            assert db.schema_version() == future
             assert db.rows()[0]["job_key"] == "old" and "note" in db.rows()[0]
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,), (2,)]
+    assert versions == [(v,) for v in range(1, future + 1)]
 
 
 def test_a_folder_is_refused(tmp_path):
     with pytest.raises(LeaderboardError, match="folder"):
         LeaderboardStore(Path(tmp_path))
+
+
+def _exited_pid() -> int:
+    """The pid of a process that has already exited (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_a_claimed_job_is_left_to_its_owner_until_released(tmp_path):
+    first, second = ClaimOwner(), ClaimOwner()
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        assert db.claim("k", first) and db.claim("k", first)  # taking one's own claim again is fine
+        assert not db.claim("k", second)
+        assert [(c["job_key"], c["run_id"], c["pid"]) for c in db.claims()] == [("k", first.run_id, os.getpid())]
+        db.release(first, "k")
+        assert db.claim("k", second)
+        db.add_result(_row("done"))
+        assert not db.claim("done", first)  # a finished job is never claimed
+        db.release(second)
+        assert db.claims() == []
+
+
+def test_claims_of_dead_or_silent_owners_are_taken_over(tmp_path):
+    me = ClaimOwner()
+    path = tmp_path / "lb.sqlite"
+    with LeaderboardStore(path) as db:
+        assert db.claim("dead", ClaimOwner(pid=_exited_pid()))  # its process on this host is gone
+        assert db.claim("dead", me)
+        elsewhere = ClaimOwner(host="another-host", pid=os.getpid())
+        assert db.claim("silent", elsewhere) and not db.claim("silent", me)
+        db.renew_claims(elsewhere)
+        assert not db.claim("silent", me)
+    with sqlite3.connect(path) as conn:  # the other host stopped renewing a lease ago
+        conn.execute("UPDATE claims SET renewed = renewed - ? WHERE job_key = 'silent'", (store.CLAIM_LEASE_S + 1,))
+    with LeaderboardStore(path) as db:
+        assert db.claim("silent", me)
+
+
+def _version_1_database(path: Path, monkeypatch) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(store, "MIGRATIONS", schema.MIGRATIONS[:1])
+        m.setattr(store, "SCHEMA_VERSION", 1)
+        with LeaderboardStore(path) as db:
+            db.add_result(_row("old"))
+
+
+def test_an_old_database_is_read_as_it_is_and_upgraded_by_a_writer(tmp_path, monkeypatch):
+    path = tmp_path / "lb.sqlite"
+    _version_1_database(path, monkeypatch)
+    before = path.read_bytes()
+    with LeaderboardStore(path, read_only=True) as db:
+        assert db.schema_version() == 1 and [r["job_key"] for r in db.rows()] == ["old"]
+    assert path.read_bytes() == before
+    with LeaderboardStore(path) as db:
+        assert db.schema_version() == schema.SCHEMA_VERSION and [r["job_key"] for r in db.rows()] == ["old"]
+        assert db.claim("new", ClaimOwner()) and not db.claim("old", ClaimOwner())
+
+
+def test_reading_never_creates_or_converts_a_file(tmp_path):
+    missing, empty = tmp_path / "missing.sqlite", tmp_path / "empty.sqlite"
+    with pytest.raises(LeaderboardError, match="no leaderboard at"):
+        LeaderboardStore(missing, read_only=True)
+    empty.touch()
+    with pytest.raises(LeaderboardError, match=r"not a repgym leaderboard \(empty file\)"):
+        LeaderboardStore(empty, read_only=True)
+    sqlite3.connect(tmp_path / "blank.sqlite").execute("CREATE TABLE t (x)").connection.close()
+    sqlite3.connect(tmp_path / "bare.sqlite").execute("VACUUM").connection.close()  # SQLite header, no tables
+    for name in ("blank.sqlite", "bare.sqlite"):
+        before = (tmp_path / name).read_bytes()
+        with pytest.raises(LeaderboardError, match="not a repgym leaderboard|another program"):
+            LeaderboardStore(tmp_path / name, read_only=True)
+        assert (tmp_path / name).read_bytes() == before
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.sqlite", "blank.sqlite", "empty.sqlite"]

@@ -17,6 +17,7 @@ from repgym.human.scores import (
     learning_summary,
     random_score,
 )
+from repgym.runs import DEFAULT_FIRST_SEED, EnvSpec, EvalProtocol, play
 
 
 def scripted_player(directory: Path, player: str, choices: list[bool | None], delay: int = 1):
@@ -85,3 +86,11 @@ def test_random_score() -> None:
     )
     bubble = random_score("repgym/BubbleBreaker-v0", {"rows": 5, "cols": 5, "colours": 3}, episodes=5)
     assert bubble > 0  # legal moves only: every step scores
+
+
+def test_random_score_plays_the_run_protocols_games() -> None:
+    spec = EnvSpec("repgym/BubbleBreaker-v0", {"rows": 5, "cols": 5, "colours": 3})
+    by_default = random_score(spec.id, dict(spec.kwargs), episodes=4, seed=7)
+    assert by_default == play(None, spec, EvalProtocol(4, first_seed=DEFAULT_FIRST_SEED, rng_seed=7)).mean
+    elsewhere = random_score(spec.id, dict(spec.kwargs), episodes=4, seed=7, first_seed=0)
+    assert elsewhere == play(None, spec, EvalProtocol(4, first_seed=0, rng_seed=7)).mean

@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 
 import repgym  # noqa: F401
 from repgym.agents import make_agent
-from repgym.agents.base import read_checkpoint
 from repgym.agents.callbacks import CheckpointCallback, EvalCallback
 from repgym.agents.distributional.plot import plot_return_distribution, select_actions
 from repgym.cli import main
+from repgym.runs import Checkpoint
 
 SMALL = ["--set", "learning_starts=100", "--set", "net_arch=32", "--set", "batch_size=16"]
 
@@ -38,7 +38,8 @@ def test_train_eval_and_exact_resume_from_periodic_checkpoints(tmp_path, capsys)
     assert "trained qr-dqn on CartPole-v1: 600 steps" in printed and "greedy return over 3 episodes" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 600 and summary["eval_episodes"] == 3 and summary["seed"] == 4
-    meta, final = read_checkpoint(out / "checkpoint")
+    checkpoint = Checkpoint.read(out / "checkpoint")
+    meta, final = checkpoint.meta, checkpoint.tensors()
     assert meta["num_timesteps"] == 600 and meta["hyperparameters"]["n_quantiles"] == 8
     with (out / "logs" / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -47,7 +48,7 @@ def test_train_eval_and_exact_resume_from_periodic_checkpoints(tmp_path, capsys)
     # The step_300 checkpoint, trained 300 more steps, is exactly the step_600 one.
     assert main(["train", "--resume", str(out / "checkpoints" / "step_300"), "--steps", "300",
                  "--out", str(tmp_path / "resumed"), "--eval-episodes", "0"]) == 0  # fmt: skip
-    _, resumed = read_checkpoint(tmp_path / "resumed" / "checkpoint")
+    resumed = Checkpoint.read(tmp_path / "resumed" / "checkpoint").tensors()
     for key in ("q_net", "target_net"):
         for name, value in final[key].items():
             assert torch.equal(value, resumed[key][name]), (key, name)
@@ -66,7 +67,7 @@ def test_train_bubble_breaker_on_the_native_vector_env_then_eval(tmp_path, capsy
                  "--set", "cnn_channels=8,8", "--set", "augmentation=colours", "--set", "v_max=40",
                  "--out", str(out), "--eval-episodes", "2"])  # fmt: skip
     assert code == 0
-    meta, _ = read_checkpoint(out / "checkpoint")
+    meta = Checkpoint.read(out / "checkpoint").meta
     assert meta["num_envs"] == 4 and meta["illegal_actions"] == 0
     capsys.readouterr()
     assert main(["eval", str(out / "checkpoint"), "--episodes", "3"]) == 0
@@ -78,7 +79,7 @@ def test_train_works_for_an_sb3_baseline_too(tmp_path, capsys) -> None:
     out = tmp_path / "ppo"
     assert main(["train", "sb3-ppo", "CartPole-v1", "--steps", "256", "--set", "n_steps=128", "--set",
                  "batch_size=64", "--out", str(out), "--eval-episodes", "2"]) == 0  # fmt: skip
-    meta, _ = read_checkpoint(out / "checkpoint")
+    meta = Checkpoint.read(out / "checkpoint").meta
     assert meta["agent"] == "sb3-ppo" and meta["num_timesteps"] >= 256
     capsys.readouterr()
     assert main(["eval", str(out / "checkpoint"), "--episodes", "2"]) == 0
