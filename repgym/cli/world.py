@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from repgym.cli.common import Handler, add_command, add_settings, add_threads, parse_settings, set_torch_threads
+from repgym.runs.protocol import DEFAULT_FIRST_SEED
 
 EPILOG_WORLD = """\
 the pipeline, small budgets (minutes on a laptop CPU):
@@ -116,7 +117,8 @@ def register(sub) -> dict[str, Handler]:
     p.add_argument("checkpoint", help="a world-model agent checkpoint folder")
     p.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
     p.add_argument("--dream-tau", type=float, default=None, help="also play the dream at this temperature")
-    p.add_argument("--seed", type=int, default=10_000, help="first episode seed (default: 10000)")
+    p.add_argument("--seed", type=int, default=DEFAULT_FIRST_SEED,
+                   help=f"reset seed of the first episode (default: {DEFAULT_FIRST_SEED:,})")  # fmt: skip
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
     add_threads(p)
