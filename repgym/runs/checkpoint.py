@@ -91,7 +91,7 @@ class Checkpoint:
         except UnicodeDecodeError:
             raise CheckpointError(f"{meta_path}: not a text file") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise CheckpointError(f"{meta_path}: not a repgym checkpoint (no \"format\": \"{FORMAT}\")")
+            raise CheckpointError(f'{meta_path}: not a repgym checkpoint (no "format": "{FORMAT}")')
         version = meta.get("format_version", 0)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(f"{meta_path}: written by a newer repgym (format {version}); upgrade repgym")

@@ -22,14 +22,6 @@ SMALL_DQN = {"net_arch": [8], "cnn_channels": [4], "cnn_hidden": 8, "n_quantiles
              "learning_starts": 20, "batch_size": 8}  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def loads(monkeypatch) -> list[str]:
     """The file names ``torch.load`` reads from now on."""

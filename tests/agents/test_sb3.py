@@ -25,7 +25,6 @@ def test_registry_and_errors(tmp_path) -> None:
 
 
 def test_ppo_learns_cartpole_a_little_and_round_trips(tmp_path) -> None:
-    torch.set_num_threads(1)
     agent = make_agent("sb3-ppo", "CartPole-v1", seed=0, n_steps=256, batch_size=64, n_epochs=4)
     agent.learn(2048)
     assert agent.num_timesteps >= 2048
@@ -40,7 +39,6 @@ def test_ppo_learns_cartpole_a_little_and_round_trips(tmp_path) -> None:
 
 
 def test_maskable_ppo_never_clicks_illegally_on_bubble_breaker() -> None:
-    torch.set_num_threads(1)
     env = gym.make("repgym/BubbleBreaker-v0", **TINY)
     agent = make_agent("sb3-maskable-ppo", env, seed=0, n_steps=64, batch_size=32, n_epochs=2)
     agent.learn(128)
@@ -73,7 +71,6 @@ def test_an_algorithm_in_the_wrong_action_space_is_a_clear_error(agent, env_id, 
 
 
 def test_making_and_training_leave_the_global_generators_alone_and_stay_reproducible() -> None:
-    torch.set_num_threads(1)
     small = {"seed": 0, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "policy_kwargs": {"net_arch": [8]}}
     torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
     first = make_agent("sb3-ppo", "CartPole-v1", **small)

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
 import repgym  # noqa: F401
 from repgym.agents.callbacks import StopTraining, stop_on_signals
@@ -26,14 +25,6 @@ from repgym.runs import Checkpoint
 HERE = Path(__file__).parent
 SMALL_DQN = {"learning_starts": 100, "net_arch": [16], "batch_size": 16, "n_quantiles": 8, "log_interval": 100}
 PAUSE_AT, TOTAL = 400, 900
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _metric_rows(out: Path) -> list[dict[str, str]]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from repgym.agents.lookahead.budget import Budget, Meter, SearchResult
+from repgym.agents.lookahead.budget import Budget, SearchResult, start_search
 from repgym.agents.lookahead.engine import Engine, make_engine
 from repgym.agents.lookahead.playouts import make_playout
-from repgym.agents.lookahead.value import ValueFunction
+from repgym.agents.lookahead.value import ValueFunction, require_value
 from repgym.envs.bubble.rules import BubbleConfig
 
 _CHUNK = 64  # afterstates evaluated between two looks at the budget
@@ -119,16 +119,11 @@ def beam(
         raise ValueError(f"beam width must be >= 1, got {width}")
     engine = engine or make_engine(config)
     if evaluator == "value":
-        if value is None:
-            raise ValueError("beam search with evaluator 'value' needs a value network (--value CHECKPOINT)")
-        value.check_rules(config)
+        require_value(value, config, "beam search with evaluator 'value'")
         playout = None
     else:
         playout = make_playout(evaluator, engine)
-    budget = budget or Budget()
-    rng = rng or np.random.default_rng(0)
-    board = engine.check_boards(board)[0]
-    meter = Meter(budget, engine, value)
+    board, meter, rng = start_search(board, engine, budget, value, rng)
     best = _Best()
     widths = []
     w = width
@@ -136,7 +131,7 @@ def beam(
         started = meter.budget.elapsed()
         widths.append(w)
         finished = _pass(board, w, evaluator, engine, value, playout, meter, rng, best)
-        if budget.time_s is None or not finished:
+        if meter.budget.time_s is None or not finished:
             break
         spent = max(meter.budget.elapsed() - started, 1e-3)
         left = meter.budget.remaining_s()

@@ -88,3 +88,15 @@ class Meter:
     def result(self, moves: Any, score: float, **info: Any) -> SearchResult:
         return SearchResult(np.asarray(moves, np.int64), float(score), self.budget.elapsed(), self.playouts,
                             self.evaluations, info)  # fmt: skip
+
+
+def start_search(
+    board: np.ndarray, engine: Any, budget: Budget | None, value: Any = None, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, Meter, np.random.Generator]:
+    """What every budgeted search does first: ``(board, meter, rng)`` — ``board`` as ``engine`` checks it
+    (``(rows, cols) int8``), a :class:`Meter` that starts the budget's clock (no budget: one natural pass;
+    ``meter.budget`` is the budget) and the search's generator (default: seeded 0)."""
+    budget = budget or Budget()
+    rng = rng or np.random.default_rng(0)
+    board = engine.check_boards(board)[0]
+    return board, Meter(budget, engine, value), rng

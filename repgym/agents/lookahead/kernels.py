@@ -221,6 +221,7 @@ def _settle(board: np.ndarray, rows: int, cols: int, col_lo: int, col_hi: int, s
     """Gravity in columns ``col_lo..col_hi`` (the only ones that lost bubbles), then column closing or, in the
     Shifter variants, row compaction toward the shift side; in place, order kept (as :func:`rules.settle`)."""
     last = (rows - 1) * cols
+    step = -1 if shift_right else 1  # read from the shift side inward, writing from the shift side
     emptied = False
     for c in range(col_lo, col_hi + 1):
         w = last + c
@@ -233,32 +234,20 @@ def _settle(board: np.ndarray, rows: int, cols: int, col_lo: int, col_hi: int, s
                 w -= cols
         if board[last + c] == 0:
             emptied = True
+    first = cols - 1 if shift_right else 0  # the column on the shift side
     if row_shift:
         for r in range(rows):
-            base = r * cols
-            if shift_right:
-                w = base + cols - 1
-                for i in range(base + cols - 1, base - 1, -1):
-                    v = board[i]
-                    if v != 0:
-                        if w != i:
-                            board[w] = v
-                            board[i] = 0
-                        w -= 1
-            else:
-                w = base
-                for i in range(base, base + cols):
-                    v = board[i]
-                    if v != 0:
-                        if w != i:
-                            board[w] = v
-                            board[i] = 0
-                        w += 1
+            w = r * cols + first
+            for i in range(w, w + step * cols, step):
+                v = board[i]
+                if v != 0:
+                    if w != i:
+                        board[w] = v
+                        board[i] = 0
+                    w += step
         return
     if not emptied:
         return
-    step = -1 if shift_right else 1
-    first = cols - 1 if shift_right else 0
     w = first
     for c in range(first, first + step * cols, step):
         if board[last + c] != 0:
@@ -571,21 +560,10 @@ def _bit_remove(masks, colours: int, c0: int, c1: int, gbits, g: int, lo: int, h
             emptied = True
     if not emptied:
         return c0, c1
-    if shift_right:
-        w = c1
-        for c in range(c1, c0 - 1, -1):
-            occupied = 0
-            for k in range(1, colours + 1):
-                occupied |= masks[k, c]
-            if occupied != 0:
-                if w != c:
-                    for k in range(1, colours + 1):
-                        masks[k, w] = masks[k, c]
-                        masks[k, c] = 0
-                w -= 1
-        return w + 1, c1
-    w = c0
-    for c in range(c0, c1 + 1):
+    step = -1 if shift_right else 1
+    first, last = (c1, c0) if shift_right else (c0, c1)
+    w = first
+    for c in range(first, last + step, step):
         occupied = 0
         for k in range(1, colours + 1):
             occupied |= masks[k, c]
@@ -594,8 +572,8 @@ def _bit_remove(masks, colours: int, c0: int, c1: int, gbits, g: int, lo: int, h
                 for k in range(1, colours + 1):
                     masks[k, w] = masks[k, c]
                     masks[k, c] = 0
-            w += 1
-    return c0, w - 1
+            w += step
+    return (w - step, c1) if shift_right else (c0, w - step)
 
 
 @njit(cache=True)

@@ -24,10 +24,10 @@ import math
 
 import numpy as np
 
-from repgym.agents.lookahead.budget import Budget, Meter, SearchResult
+from repgym.agents.lookahead.budget import Budget, Meter, SearchResult, start_search
 from repgym.agents.lookahead.engine import Engine, make_engine
 from repgym.agents.lookahead.playouts import PlayoutFn, make_playout
-from repgym.agents.lookahead.value import ValueFunction
+from repgym.agents.lookahead.value import ValueFunction, require_value
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.rules import BubbleConfig
 
@@ -162,14 +162,9 @@ def mcts(
         raise ValueError(f"leaf must be 'playout' or 'value', got {leaf!r}")
     engine = engine or make_engine(config)
     if leaf == "value":
-        if value is None:
-            raise ValueError("MCTS with value leaves needs a value network (--value CHECKPOINT)")
-        value.check_rules(config)
+        require_value(value, config, "MCTS with value leaves")
     playout_fn: PlayoutFn | None = make_playout(playout, engine, value) if leaf == "playout" else None
-    budget = budget or Budget()
-    rng = rng or np.random.default_rng(0)
-    board = engine.check_boards(board)[0]
-    meter = Meter(budget, engine, value)
+    board, meter, rng = start_search(board, engine, budget, value, rng)
     tree = _Tree(engine, leaf, playout_fn, value, meter, rng, c, d, config)
     root = Node(board, -1, 0.0, False)
     moves: list[int] = []
@@ -183,7 +178,7 @@ def mcts(
         if not root.children:
             break
         if len(root.children) > 1:
-            _think(tree, root, moves, score, meter, budget, iterations_per_move)
+            _think(tree, root, moves, score, meter, iterations_per_move)
         if leaf == "playout" and len(tree.best_moves) > len(moves):
             nxt = tree.best_moves[len(moves)]
             root = next(k for k in root.children if k.move == nxt)
@@ -195,8 +190,9 @@ def mcts(
                         else None)  # fmt: skip
 
 
-def _think(tree: _Tree, root: Node, moves: list[int], score: float, meter: Meter, budget: Budget, per_move: int):
+def _think(tree: _Tree, root: Node, moves: list[int], score: float, meter: Meter, per_move: int):
     """Iterate from ``root`` for this move's slice of the budget."""
+    budget = meter.budget
     moves_left = max(1.0, rules.playable(root.board, tree.config).sum() / 4.0)  # about 4 bubbles per move
     share = min(1.0, 2.0 / moves_left)
     if budget.time_s is not None:

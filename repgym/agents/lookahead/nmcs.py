@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from repgym.agents.lookahead.budget import Budget, Meter, SearchResult
+from repgym.agents.lookahead.budget import Budget, Meter, SearchResult, start_search
 from repgym.agents.lookahead.engine import Engine, make_engine
 from repgym.agents.lookahead.playouts import PlayoutFn, make_playout
-from repgym.agents.lookahead.value import ValueFunction
+from repgym.agents.lookahead.value import ValueFunction, require_value
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.rules import BubbleConfig
 
@@ -128,14 +128,9 @@ def nmcs(
     if prune is not None:
         if prune < 1:
             raise ValueError(f"prune must be >= 1 (moves searched per position), got {prune}")
-        if value is None:
-            raise ValueError("value-guided pruning needs a value network (--value CHECKPOINT)")
-        value.check_rules(config)
+        require_value(value, config, "value-guided pruning")
     engine = engine or make_engine(config)
-    budget = budget or Budget()
-    rng = rng or np.random.default_rng(0)
-    board = engine.check_boards(board)[0]
-    meter = Meter(budget, engine, value)
+    board, meter, rng = start_search(board, engine, budget, value, rng)
     nested = _Nested(engine, make_playout(playout, engine, value, temperature), meter, rng, value, prune)
     best_score, best_seq, passes = -np.inf, [], 0
     while True:
@@ -143,6 +138,6 @@ def nmcs(
         score, seq = nested.search(board, level)
         if score > best_score:
             best_score, best_seq = score, seq
-        if budget.unlimited or meter.exhausted() or not rules.has_moves(board, config)[0]:
+        if meter.budget.unlimited or meter.exhausted() or not rules.has_moves(board, config)[0]:
             break
     return meter.result(best_seq, best_score, passes=passes, level=level, playout=playout, prune=prune)

@@ -29,7 +29,7 @@ from repgym.agents.lookahead.engine import Engine, make_engine, warm_up
 from repgym.agents.lookahead.greedy import lookahead_play
 from repgym.agents.lookahead.mcts import mcts
 from repgym.agents.lookahead.nmcs import nmcs
-from repgym.agents.lookahead.value import ValueFunction
+from repgym.agents.lookahead.value import ValueFunction, require_value
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.boards import load_boards
 from repgym.envs.bubble.rules import BubbleConfig
@@ -77,9 +77,7 @@ def run_search(
         return beam(board, config, budget=budget, engine=engine, value=value, rng=rng, **options)
     if search == "mcts":
         return mcts(board, config, budget=budget, engine=engine, value=value, rng=rng, **options)
-    if value is None:
-        raise ValueError("search 'lookahead' needs a value network (--value CHECKPOINT)")
-    return lookahead_play(board, config, value, engine)
+    return lookahead_play(board, config, require_value(value, config, "search 'lookahead'"), engine)
 
 
 def sequence_boards(board: np.ndarray, moves: np.ndarray, config: BubbleConfig) -> list[np.ndarray]:

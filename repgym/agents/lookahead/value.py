@@ -144,6 +144,15 @@ class ValueFunction:
             )
 
 
+def require_value(value: ValueFunction | None, config: BubbleConfig, needed_by: str) -> ValueFunction:
+    """``value``, checked against ``config`` (:meth:`ValueFunction.check_rules`); a ValueError naming what needs it
+    (``needed_by``, e.g. ``"MCTS with value leaves"``) when there is none."""
+    if value is None:
+        raise ValueError(f"{needed_by} needs a value network (--value CHECKPOINT)")
+    value.check_rules(config)
+    return value
+
+
 def _describe(config: BubbleConfig) -> str:
     variant = " continuous" if config.continuous else ""
     return f"{config.rows}x{config.cols}, {config.colours}-colour, {config.scoring}-scored{variant}"

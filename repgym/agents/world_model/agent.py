@@ -294,8 +294,7 @@ class WorldModelAgent(Agent):
                 keep = torch.as_tensor(~np.asarray(episode_start, bool).reshape(batch), dtype=torch.float32)
                 h, cell = h * keep[None, :, None], cell * keep[None, :, None]
             self.world.state, self.world.h = (h, cell), h[0]
-        actions = self.controller.act(self.world.observe(frames))
-        self.world.advance(actions)
+        actions = self.world.act(self.controller, frames)
         new_state = tuple(s.numpy().copy() for s in self.world.state)
         return (actions[0] if single else actions), new_state
 

@@ -58,6 +58,13 @@ class WorldModel:
         out = self.memory(self.z[:, None], a, self.state, codes)
         self.state, self.h = out.state, out.features[:, -1]
 
+    def act(self, controller: Controller, frames: np.ndarray) -> np.ndarray:
+        """One control step: C's actions for frames ``(B, 64, 64, 3) uint8`` (:meth:`observe`), then M's state
+        moved past them (:meth:`advance`); the agent and :class:`WorldModelPolicy` both act through it."""
+        actions = controller.act(self.observe(frames))
+        self.advance(actions)
+        return actions
+
 
 class WorldModelPolicy:
     """C acting on V + M in a real env, as a :class:`repgym.runs.Policy` for one env at a time: M's memory lives in
@@ -77,8 +84,7 @@ class WorldModelPolicy:
     ) -> tuple[np.ndarray, State]:
         if state is None or (episode_start is not None and np.any(episode_start)):
             self.world.reset()
-        action = self.controller.act(self.world.observe(observation_frame(observation, self.env)[None]))[0]
-        self.world.advance(action[None])
+        action = self.world.act(self.controller, observation_frame(observation, self.env)[None])[0]
         return action, self.world.state
 
 

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from repgym.envs.arguments import check_choice, check_render_mode, one_integer
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.boards import board_from_option
 from repgym.envs.bubble.render import board_to_ansi, board_to_rgb
@@ -57,13 +58,12 @@ def make_config(
 
 def observation_space(config: BubbleConfig, obs_mode: str, cell_size: int) -> spaces.Box:
     """The single-board observation space for ``obs_mode``."""
+    check_choice("obs_mode", obs_mode, OBS_MODES)
     if obs_mode == "planes":
         return spaces.Box(0, 1, (rules.n_planes(config), config.rows, config.cols), np.uint8)
     if obs_mode == "board":
         return spaces.Box(0, config.grey if config.continuous else config.colours, (config.rows, config.cols), np.int8)
-    if obs_mode == "pixels":
-        return spaces.Box(0, 255, (config.rows * cell_size, config.cols * cell_size, 3), np.uint8)
-    raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
+    return spaces.Box(0, 255, (config.rows * cell_size, config.cols * cell_size, 3), np.uint8)
 
 
 def observe(boards: np.ndarray, config: BubbleConfig, obs_mode: str, cell_size: int) -> np.ndarray:
@@ -164,8 +164,7 @@ class BubbleBreakerEnv(gym.Env):
             rows, cols, colours, variant, scoring, shift, clear_bonus, end_penalty, random_column_height,
             max_new_columns, grey_column_value,
         )  # fmt: skip
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.variant = variant
         self.obs_mode = obs_mode
         self.cell_size = int(cell_size)
@@ -236,10 +235,9 @@ class BubbleBreakerEnv(gym.Env):
     # -- helpers ---------------------------------------------------------------------------------------------------
 
     def _check_action(self, action) -> int:
-        arr = np.asarray(action)
-        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
+        a = one_integer(action)
+        if a is None:
             raise ValueError(f"action must be one integer cell index in 0..{self.config.n_cells - 1}, got {action!r}")
-        a = int(arr.reshape(()))
         if not 0 <= a < self.config.n_cells:
             raise ValueError(f"action {a} is out of range: expected a cell index in 0..{self.config.n_cells - 1}")
         return a

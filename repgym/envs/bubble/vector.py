@@ -17,9 +17,10 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from repgym.envs.arguments import check_choice, check_render_mode, is_integer
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.boards import board_from_option
-from repgym.envs.bubble.env import ObsMode, Variant, make_config, observation_space, observe
+from repgym.envs.bubble.env import OBS_MODES, ObsMode, Variant, make_config, observation_space, observe
 from repgym.envs.bubble.render import board_to_ansi, board_to_rgb
 from repgym.envs.bubble.rules import BubbleState
 
@@ -27,7 +28,7 @@ _RESET_OPTIONS = ("board", "reset_mask")
 
 
 def _positive_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0
+    return is_integer(value) and value > 0
 
 
 class BubbleBreakerVectorEnv(gym.vector.VectorEnv):
@@ -124,14 +125,12 @@ class BubbleBreakerVectorEnv(gym.vector.VectorEnv):
             raise ValueError(
                 f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
             ) from None
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.config = make_config(
             rows, cols, colours, variant, scoring, shift, clear_bonus, end_penalty, random_column_height,
             max_new_columns, grey_column_value,
         )  # fmt: skip
-        if obs_mode not in ("planes", "board", "pixels"):
-            raise ValueError(f"obs_mode must be one of ('planes', 'board', 'pixels'), got {obs_mode!r}")
+        check_choice("obs_mode", obs_mode, OBS_MODES)
         self.num_envs = int(num_envs)
         self.variant = variant
         self.obs_mode = obs_mode
@@ -183,7 +182,7 @@ class BubbleBreakerVectorEnv(gym.vector.VectorEnv):
     def _seed_list(self, seed: int | list[int | None] | None) -> list[int | None]:
         if seed is None:
             return [None] * self.num_envs
-        if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+        if is_integer(seed):
             return [int(seed) + i for i in range(self.num_envs)]
         if isinstance(seed, list | tuple) and len(seed) == self.num_envs:
             return list(seed)

@@ -15,16 +15,20 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from repgym.envs.arguments import check_choice, check_render_mode, is_integer, one_integer
 from repgym.envs.delayed.render import FRAME
 
 ObsMode = Literal["symbolic", "pixels"]
 OBS_MODES = ("symbolic", "pixels")
 
 
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``, or a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+def check_int(name: str, value: Any, minimum: int, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as an int ``>= minimum`` (and ``<= maximum``), or a ValueError naming the argument (and ``why``
+    there is a maximum, e.g. ``" (a 64-pixel frame)"``)."""
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}{why}, got {value}")
     return int(value)
 
 
@@ -59,10 +63,8 @@ class DelayedGameEnv(gym.Env):
 
     def __init__(self, delay: int, n_actions: int, obs_mode: ObsMode = "symbolic", render_mode: str | None = None):
         self.delay = check_int("delay", delay, 0)
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_choice("obs_mode", obs_mode, OBS_MODES)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(n_actions)
@@ -158,11 +160,10 @@ class DelayedGameEnv(gym.Env):
     # -- helpers ---------------------------------------------------------------------------------------------------
 
     def _check_action(self, action) -> int:
-        arr = np.asarray(action)
-        n = int(self.action_space.n)
-        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr.reshape(())) < n:
+        a, n = one_integer(action), int(self.action_space.n)
+        if a is None or not 0 <= a < n:
             raise ValueError(f"action must be one integer in 0..{n - 1}, got {action!r}")
-        return int(arr.reshape(()))
+        return a
 
     def _observe(self) -> np.ndarray:
         if self.obs_mode == "symbolic":

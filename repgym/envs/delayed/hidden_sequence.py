@@ -82,9 +82,7 @@ class HiddenSequenceEnv(DelayedGameEnv):
         render_mode: str | None = None,
     ) -> None:
         delay = check_int("delay", delay, 0)
-        self.buttons = check_int("buttons", buttons, 2)
-        if self.buttons > len(BUTTON_KEYS):
-            raise ValueError(f"buttons must be at most {len(BUTTON_KEYS)}, got {buttons}")
+        self.buttons = check_int("buttons", buttons, 2, len(BUTTON_KEYS))
         self.sequence_seed = check_int("sequence_seed", sequence_seed, 0)
         # A generator of its own (not default_rng(sequence_seed)), so that a policy seeded with the same number
         # does not press the secret by coincidence.

@@ -89,9 +89,7 @@ class KeyToDoorEnv(DelayedGameEnv):
         obs_mode: ObsMode = "symbolic",
         render_mode: str | None = None,
     ) -> None:
-        self.size = check_int("size", size, 3)
-        if self.size > 12:
-            raise ValueError(f"size must be at most 12 (a 64-pixel frame), got {size}")
+        self.size = check_int("size", size, 3, 12, " (a 64-pixel frame)")
         longest_walk = (self.size - 1) + self.size // 2
         self.key_steps = check_int("key_steps", key_steps, longest_walk)
         self.door_steps = check_int("door_steps", door_steps, self.size - 1)

@@ -78,9 +78,7 @@ class LaggedControlEnv(DelayedGameEnv):
         obs_mode: ObsMode = "symbolic",
         render_mode: str | None = None,
     ) -> None:
-        self.size = check_int("size", size, 3)
-        if self.size > 30:
-            raise ValueError(f"size must be at most 30 (a 64-pixel frame), got {size}")
+        self.size = check_int("size", size, 3, 30, " (a 64-pixel frame)")
         delay = check_int("delay", delay, 0)
         self.max_steps = delay + 4 * self.size if max_steps is None else check_int("max_steps", max_steps, 1)
         self.layout = draw.GridLayout(self.size, self.size)

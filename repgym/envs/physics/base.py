@@ -18,6 +18,7 @@ import mujoco  # the package's __init__ has chosen the OpenGL backend by now (se
 import numpy as np
 from gymnasium import spaces
 
+from repgym.envs.arguments import check_choice, check_render_mode, is_integer
 from repgym.envs.physics.render import ImageWindow, OffscreenCamera
 
 ObsMode = Literal["state", "pixels"]
@@ -44,7 +45,7 @@ def finite_float(value: Any, name: str) -> float:
 
 def positive_int(value: Any, name: str, upper: int | None = None) -> int:
     """``value`` as an int >= 1 (and <= ``upper``), or a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1 or (upper and value > upper):
+    if not is_integer(value) or value < 1 or (upper and value > upper):
         bound = f"1..{upper}" if upper else ">= 1"
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
@@ -77,10 +78,8 @@ class PhysicsEnv(gym.Env):
         height: int = 256,
         pixel_size: int = 64,
     ) -> None:
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_choice("obs_mode", obs_mode, OBS_MODES)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.frame_skip = positive_int(frame_skip, "frame_skip")
         self.model = load_model(model_file)
         self.data = mujoco.MjData(self.model)

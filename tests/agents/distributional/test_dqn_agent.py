@@ -24,14 +24,6 @@ FAST = dict(learning_starts=64, batch_size=16, train_freq=4, n_quantiles=8, cnn_
             net_arch=(32,), target_update_interval=50, exploration_steps=300)  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_registry_names_every_head() -> None:
     for name, head in (("c51-dqn", "c51"), ("qr-dqn", "qr"), ("expectile-dqn", "expectile"), ("dqn", "mean")):
         assert dict(AGENTS[name].kwargs) == {"head": head}

@@ -21,14 +21,6 @@ from repgym.runs import Checkpoint
 SMALL = ["--set", "learning_starts=100", "--set", "net_arch=32", "--set", "batch_size=16"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_train_eval_and_exact_resume_from_periodic_checkpoints(tmp_path, capsys) -> None:
     out = tmp_path / "qr"
     code = main(["train", "qr-dqn", "CartPole-v1", "--steps", "600", *SMALL, "--set", "n_quantiles=8",

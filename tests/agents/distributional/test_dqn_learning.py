@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from dqn_toy_envs import Chain, TwoArmedBandit
 
 from repgym.agents import make_agent
@@ -16,14 +15,6 @@ HEAD_KWARGS = {
     "dqn": {"dueling": True},
 }
 SMALL = dict(net_arch=(32,), learning_rate=3e-3, batch_size=32, train_freq=1, gradient_steps=1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", sorted(HEAD_KWARGS))
