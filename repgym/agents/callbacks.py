@@ -3,8 +3,8 @@
 Modelled on Stable-Baselines3's: ``learn`` calls ``on_training_start(agent, total_timesteps)``, then ``on_step(agent)``
 after every env step (a vector env's step counts ``num_envs``; ``agent.num_timesteps`` is already updated) and
 stops early when it returns False, then ``on_training_end(agent)``. ``callback=`` also takes a list of callbacks or
-a plain function ``fn(agent) -> bool | None``. The sb3-* agents hand ``callback=`` to SB3 as it is:
-:func:`callback_for` wraps a repgym callback for them.
+a plain function ``fn(agent) -> bool | None``. Every agent takes them, the sb3-* agents too (they also take SB3's
+own callbacks).
 
 :class:`StopTraining` with :func:`stop_on_signals` is how ``repgym train`` survives Ctrl-C: the signal only sets a
 flag, and ``learn`` returns at the next step boundary, never in the middle of an update.
@@ -13,7 +13,6 @@ flag, and ``learn`` returns at the next step boundary, never in the middle of an
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -185,29 +184,6 @@ def stop_on_signals(stop: StopTraining, signals: Sequence[int] = (signal.SIGINT,
         yield
     finally:
         restore()
-
-
-def callback_for(agent: Any, callback: Callback) -> Any:
-    """``callback`` in the form ``agent.learn`` takes: an SB3 ``BaseCallback`` for the sb3-* agents (their ``learn``
-    passes ``callback=`` to SB3), the callback itself for every other agent."""
-    sb3 = sys.modules.get("repgym.agents.sb3")  # an SB3 agent exists only once its module is imported
-    if sb3 is None or not isinstance(agent, sb3.SB3Agent):
-        return callback
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class RepgymCallback(BaseCallback):
-        """Calls the repgym callback's hooks with the repgym agent; ``on_step`` returning False stops SB3."""
-
-        def _on_training_start(self) -> None:
-            callback.on_training_start(agent, int(self.locals.get("total_timesteps", 0)))
-
-        def _on_step(self) -> bool:
-            return callback.on_step(agent)
-
-        def _on_training_end(self) -> None:
-            callback.on_training_end(agent)
-
-    return RepgymCallback()
 
 
 class ProgressBarCallback(Callback):

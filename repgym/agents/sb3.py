@@ -133,8 +133,34 @@ class SB3Agent(Agent):
         if total_timesteps < 1:
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
         with self._own_rngs():
-            self.model.learn(total_timesteps, callback=callback, progress_bar=progress_bar, reset_num_timesteps=False)
+            self.model.learn(total_timesteps, callback=self._sb3_callback(callback), progress_bar=progress_bar,
+                             reset_num_timesteps=False)  # fmt: skip
         return self
+
+    def _sb3_callback(self, callback: Any) -> Any:
+        """``callback`` as SB3 takes it: SB3 callbacks pass through; repgym callbacks (a ``Callback``, a list of them
+        or ``fn(agent)``) are wrapped so that SB3 calls their hooks with this agent and stops when one says so."""
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        from repgym.agents.callbacks import as_callback
+
+        if callback is None or isinstance(callback, BaseCallback):
+            return callback
+        if isinstance(callback, list) and all(isinstance(c, BaseCallback) for c in callback):
+            return callback
+        hooks, agent = as_callback(callback), self
+
+        class RepgymCallback(BaseCallback):
+            def _on_training_start(self) -> None:
+                hooks.on_training_start(agent, int(self.locals.get("total_timesteps", 0)))
+
+            def _on_step(self) -> bool:
+                return hooks.on_step(agent)
+
+            def _on_training_end(self) -> None:
+                hooks.on_training_end(agent)
+
+        return RepgymCallback()
 
     def predict(
         self,

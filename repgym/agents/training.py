@@ -27,7 +27,7 @@ from typing import Any
 
 from repgym.agents import AGENTS, load_agent, make_agent
 from repgym.agents.base import Agent
-from repgym.agents.callbacks import StopTraining, callback_for
+from repgym.agents.callbacks import StopTraining
 from repgym.agents.logger import truncate_metrics
 from repgym.runs import Checkpoint, EnvSpec, EvalProtocol, EvalResult, play
 
@@ -222,7 +222,7 @@ def _learn(agent: Agent, target: int, out: Path, state: dict[str, Any], checkpoi
            progress_bar: bool, stop: StopTraining | None) -> None:  # fmt: skip
     """Train until the agent's step counter reaches ``target`` or ``stop`` is set, saving at every multiple of
     ``checkpoint_every`` steps to ``<out>/checkpoints/step_<n>`` (recorded in ``state`` as the point to resume from)."""
-    callback = None if stop is None else callback_for(agent, stop)
+    callback = stop
     while agent.num_timesteps < target and not (stop is not None and stop.is_set()):
         every = checkpoint_every or target
         chunk = every - agent.num_timesteps % every

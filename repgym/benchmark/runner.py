@@ -8,17 +8,12 @@ A job that fails is written as ``failed`` with its error and the others go on; a
 
 Each job is claimed in the database just before it starts (:meth:`LeaderboardStore.claim`), so two runs on one
 database share the work instead of both doing all of it; the driver renews its claims while it waits. Local workers
-die with their driver, even one killed by SIGKILL: on Linux through ``PR_SET_PDEATHSIG``, everywhere through a
-lifeline pipe whose end only the driver holds.
+die with their driver, even one killed by SIGKILL (:class:`repgym.worker_pool.TetheredPool`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,9 +24,9 @@ from typing import Any
 
 from repgym.benchmark.jobs import JobSpec, execute_job
 from repgym.benchmark.store import CLAIM_LEASE_S, ClaimOwner, LeaderboardStore
+from repgym.worker_pool import TetheredPool
 
 BACKENDS = ("local", "ray")
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -47,29 +42,8 @@ class BenchReport:
     errors: list[tuple[JobSpec, str]] = field(default_factory=list)  # (job, first line of its error)
 
 
-def _init_worker(driver: int, lifeline: Any) -> None:
-    """Worker start-up: one OpenMP thread, and exit when the driver process ``driver`` dies, however it dies."""
+def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported in this worker
-    if sys.platform.startswith("linux"):
-        _set_parent_death_signal()
-    threading.Thread(target=_exit_when_closed, args=(lifeline,), name="repgym-lifeline", daemon=True).start()
-    if os.getppid() != driver:  # the driver died before the death signal was armed
-        os._exit(1)
-
-
-def _set_parent_death_signal() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (immediate, even while Python holds the GIL)."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # no prctl here: the lifeline thread still ends the worker
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _exit_when_closed(lifeline: Any) -> None:
-    """Block on the lifeline pipe, whose write end only the driver holds: end of file means the driver is gone."""
-    with contextlib.suppress(EOFError, OSError):
-        lifeline.recv_bytes()
-    os._exit(1)
 
 
 class _Claims:
@@ -183,12 +157,9 @@ def _run_local(todo: list[JobSpec], run_dir: Path, workers: int, claim: Callable
     import multiprocessing
 
     queue = list(todo)
-    context = multiprocessing.get_context("spawn")  # fork after torch/MuJoCo are loaded is unsafe
     while queue:
         before = set(multiprocessing.active_children())
-        lifeline, keep_alive = context.Pipe(duplex=False)  # the workers read; only this process holds the write end
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(os.getpid(), lifeline))  # fmt: skip
+        pool = TetheredPool(workers, initializer=_init_worker)  # its workers die with this process
         try:
             _run_pool(pool, queue, run_dir, workers, claim, record, claims)
         except BaseException:
@@ -198,9 +169,6 @@ def _run_local(todo: list[JobSpec], run_dir: Path, workers: int, claim: Callable
             raise
         else:
             pool.shutdown()
-        finally:  # after the workers have exited: closing the write end would end them
-            lifeline.close()
-            keep_alive.close()
 
 
 def _run_pool(pool: ProcessPoolExecutor, queue: list[JobSpec], run_dir: Path, workers: int, claim: Callable,

@@ -82,3 +82,28 @@ def test_making_and_training_leave_the_global_generators_alone_and_stay_reproduc
     second.learn(64)
     for a, b in zip(first.model.policy.parameters(), second.model.policy.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_repgym_callbacks_drive_sb3_agents() -> None:
+    from repgym.agents.callbacks import Callback
+
+    class Counter(Callback):
+        def __init__(self) -> None:
+            self.started, self.steps, self.ended = 0, 0, 0
+
+        def on_training_start(self, agent, total_timesteps: int) -> None:
+            self.started = total_timesteps
+
+        def on_step(self, agent) -> bool:
+            self.steps += 1
+            return agent.num_timesteps < 40  # stop SB3 once 40 steps are taken
+
+        def on_training_end(self, agent) -> None:
+            self.ended += 1
+
+    agent = make_agent("sb3-a2c", "CartPole-v1", seed=0, n_steps=8)
+    counter = Counter()
+    agent.learn(1_000, callback=counter)
+    assert counter.started == 1_000 and counter.ended == 1 and agent.num_timesteps == 40 and counter.steps == 40
+    agent.learn(16, callback=lambda a: None)  # a plain function works too (None: go on)
+    assert agent.num_timesteps == 56

@@ -83,9 +83,9 @@ class HangEnv(gym.Env):
 
 def idle_worker(lifeline: Any) -> None:
     """A benchmark worker's start-up, then nothing: it ends only when its lifeline does."""
-    from repgym.benchmark.runner import _init_worker
+    from repgym.worker_pool import _init_tethered
 
-    _init_worker(os.getppid(), lifeline)
+    _init_tethered(os.getppid(), lifeline, None, ())
     threading.Event().wait()
 
 

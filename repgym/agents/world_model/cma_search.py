@@ -12,15 +12,15 @@ on the same starting states.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cma
 import numpy as np
+
+from repgym.worker_pool import TetheredPool
 
 Evaluator = Callable[[np.ndarray, int], tuple[float, int]]  # (params, seed) -> (fitness, env steps)
 
@@ -75,12 +75,9 @@ class CandidatePool:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.workers = workers
         self._local: Evaluator | None = factory(*args) if workers == 0 else None
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: TetheredPool | None = None
         if workers > 0:
-            self._pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                initargs=(factory, args),
-            )  # fmt: skip
+            self._pool = TetheredPool(workers, initializer=_init_worker, initargs=(factory, args))
 
     def evaluate(self, candidates: list[np.ndarray], seed: int) -> list[tuple[float, int]]:
         """``[(fitness, steps)]`` per candidate, all on episode seed ``seed``."""
