@@ -201,8 +201,13 @@ def _think(tree: _Tree, root: Node, moves: list[int], score: float, meter: Meter
             tree.iterate(root, moves, score)
     elif budget.nodes is not None:
         stop = meter.playouts + meter.evaluations + max(1, budget.nodes - meter.playouts - meter.evaluations) * share
-        while meter.playouts + meter.evaluations < stop:
+        # An iteration that ends in a finished game spends no playout or evaluation, and the selection may return
+        # to a solved line for ever: such an iteration counts as one node, so that a node budget always ends.
+        finished = 0
+        while meter.playouts + meter.evaluations + finished < stop:
+            spent = meter.playouts + meter.evaluations
             tree.iterate(root, moves, score)
+            finished += meter.playouts + meter.evaluations == spent
     else:
         for _ in range(per_move):
             tree.iterate(root, moves, score)

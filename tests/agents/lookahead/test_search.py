@@ -165,3 +165,11 @@ def test_value_pruning_searches_only_the_best_moves_by_r_plus_v() -> None:
         nmcs(board, config, level=2, prune=3, engine=engine)
     with pytest.raises(ValueError, match="prune must be >= 1"):
         nmcs(board, config, level=2, prune=0, engine=engine, value=value)
+
+
+def test_mcts_with_a_node_budget_stops_once_the_tree_is_solved() -> None:
+    config = BubbleConfig(rows=7, cols=6, colours=3, scoring="samegame", shift="left", end_penalty=True)
+    board = rules.random_boards(np.arange(1, dtype=np.uint64), config)[0]
+    # a node budget larger than the whole game tree once spun forever: solved subtrees spend no nodes
+    result = mcts(board, config, budget=Budget(nodes=300), engine=make_engine(config), rng=np.random.default_rng(0))
+    assert result.score == replay(board, result.moves, config)
