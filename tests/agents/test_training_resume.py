@@ -158,13 +158,17 @@ def test_a_folder_with_another_runs_files_is_not_trained_into(tmp_path):
 
 def test_signals_set_the_flag_once_then_interrupt():
     stop = StopTraining()
-    before = signal.getsignal(signal.SIGINT)
-    with stop_on_signals(stop):
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.is_set() and stop.reason == "SIGTERM"
-        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
-            os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is before
+    # Python's own Ctrl-C handler, as in a terminal (a test worker started in the background may ignore SIGINT)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.is_set() and stop.reason == "SIGTERM"
+            with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_the_logger_never_repeats_a_row_and_resumes_after_truncation(tmp_path):
