@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import repgym  # noqa: F401  (registers the ids)
-from repgym.envs.delayed.reference import evaluate
+from repgym.runs import EnvSpec, EvalProtocol, play
 
 GAMES = ("KeyToDoor", "Umbrella", "LaggedControl", "HiddenSequence")
 
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         for game in args.games:
             env_id = f"repgym/{game}-v0"
             for i, delay in enumerate(args.delays):
-                random[game][i] = evaluate(env_id, "random", cfg.eval_episodes, seed=10**9, delay=delay).success_rate
+                protocol = EvalProtocol(cfg.eval_episodes)  # random play on the run protocol's evaluation games
+                random[game][i] = play(None, EnvSpec(env_id, {"delay": delay}), protocol).success_rate
                 for seed in range(args.seeds):
                     progress.update(task, description=f"{game} delay={delay} seed={seed}")
                     learned[game][i, seed] = train_and_evaluate(env_id, delay, seed, cfg)

@@ -45,7 +45,7 @@ class KeyToDoorEnv(DelayedGameEnv):
     shortest path, then to the door. It always opens the door (``key_steps`` and ``door_steps`` are at least the
     longest walk), so its return is ``door_reward`` plus the apples eaten, about ``apple_reward * delay / 3.4``
     at ``size=5``. **Random policy** (uniform actions): opens the door in about 0.5% of episodes at the default
-    sizes and eats about ``0.02 * delay`` apples (measure with :func:`repgym.envs.delayed.reference.evaluate`).
+    sizes and eats about ``0.02 * delay`` apples (measure with ``repgym bench --agents optimal``).
 
     ## Starting State
     Player at the middle of the bottom row of the key room; key on a uniformly random other cell.

@@ -8,10 +8,20 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import repgym  # noqa: F401  (registers the ids)
-from repgym.envs.delayed.reference import evaluate
+from repgym.benchmark.baseline_policies import BaselineAgent
 from repgym.envs.delayed.registration import DELAYED_ENVS
+from repgym.runs import EvalProtocol, EvalResult, play
 
 IDS = [e.id for e in DELAYED_ENVS]
+
+
+def evaluate(env: str | gym.Env, policy: str, episodes: int, seed: int, **env_kwargs) -> EvalResult:
+    """``policy`` ("random" or "optimal") for ``episodes`` episodes from reset seeds ``seed + i``, through play()."""
+    env = gym.make(env, **env_kwargs) if isinstance(env, str) else env
+    player = None if policy == "random" else BaselineAgent(policy, env, seed=seed)
+    return play(player, env, EvalProtocol(episodes, first_seed=seed, rng_seed=seed))
+
+
 GROUND_TRUTH = {
     "repgym/KeyToDoor-v0": {"room", "position", "key_held", "key_position", "apple_position", "door_position",
                             "steps_in_room", "steps_since_key", "delay"},
