@@ -110,8 +110,9 @@ class Step:
 class EvalResult:
     """What :func:`play` measured, one entry per episode.
 
-    ``returns``/``lengths`` ``(episodes,)``; ``successes`` ``(episodes,) bool`` from ``info["success"]`` at each
-    episode's end where the env reports it (else None); ``scores`` from ``info["score"]`` likewise;
+    ``returns``/``lengths`` ``(episodes,)``; ``successes`` ``(episodes,) bool`` from ``info["success"]`` (or
+    ``info["is_success"]``, SB3's name, which the physics bodies use) at each episode's end where the env reports it
+    (else None); ``scores`` from ``info["score"]`` likewise;
     ``illegal_actions`` counts ``info["illegal_action"]``; ``truncated`` says which episodes were cut."""
 
     returns: np.ndarray
@@ -196,8 +197,9 @@ def play(
         seeds.append(seed)
         if "score" in info:
             scores.append(float(info["score"]))
-        if "success" in info:
-            successes.append(bool(info["success"]))
+        success = info.get("success", info.get("is_success"))  # repgym's games / the physics bodies (SB3's key)
+        if success is not None:
+            successes.append(bool(success))
         if stop:
             break
     n = len(returns)

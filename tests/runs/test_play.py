@@ -68,3 +68,9 @@ def test_bad_protocols_are_refused() -> None:
     with pytest.raises(ValueError, match="single env"):
         play(None, gym.make_vec("CartPole-v1", 2), EvalProtocol(episodes=1))
     assert EvalProtocol().name == "deterministic" and EvalProtocol(epsilon=0.05).name == "epsilon=0.05"
+
+
+def test_success_is_read_under_either_name() -> None:
+    reach = play(None, gym.make("repgym/TwoLinkReach-v0"), EvalProtocol(episodes=2, max_steps=5))
+    assert reach.successes is not None and reach.successes.dtype == bool  # info["is_success"]
+    assert play(None, gym.make("CartPole-v1"), EvalProtocol(episodes=1)).successes is None
