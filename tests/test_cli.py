@@ -45,6 +45,7 @@ def test_list_names_every_env_and_policy(capsys) -> None:
         assert f"`{entry.id}`" in out
     assert "policy:greedy" in out and "policy:tabu-colour" in out
     assert "policy:random" in out and "policy:optimal" in out  # every baseline, by the name bench --agents takes
+    assert "policy:expert" in out and "1000 playouts per move" in out  # the expert and its search budget
 
 
 def test_console_script_runs() -> None:

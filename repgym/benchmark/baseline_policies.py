@@ -7,6 +7,8 @@ them and trained agents alike.
 - Bubble Breaker / SameGame ids: also every policy of :data:`repgym.envs.bubble.policies.POLICIES`
   (``size-weighted``, ``greedy``, ``tabu-colour``).
 - Delayed games: also ``optimal``, the game's oracle (:mod:`repgym.envs.delayed.reference`).
+- ``expert`` wherever a family has one (:mod:`.experts`): a node-budgeted search on Bubble Breaker / SameGame, the
+  oracle on delayed games, the physics bodies' controllers; not offered elsewhere.
 
 A baseline reads the env it plays (a board, an oracle's hidden state), so it is built for one env instance.
 ``repgym list`` names baselines ``policy:<name>``; every command takes that name or the bare one
@@ -20,35 +22,26 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from repgym.benchmark.experts import EXPERT_DESCRIPTION, has_expert, is_bubble, is_delayed, make_expert
 from repgym.runs import random_legal_action
 
 LISTED_PREFIX = "policy:"
-
-
-def _bubble(env: gym.Env) -> bool:
-    from repgym.envs.bubble.rules import BubbleConfig
-
-    base = env.unwrapped
-    return isinstance(getattr(base, "config", None), BubbleConfig) and hasattr(base, "game")
-
-
-def _delayed(env: gym.Env) -> bool:
-    from repgym.envs.delayed.base import DelayedGameEnv
-
-    return isinstance(env.unwrapped, DelayedGameEnv)
+EXPERT = "expert"
 
 
 def baseline_names(env: gym.Env) -> list[str]:
-    """The baselines that can play ``env``, ``random`` first."""
-    if _bubble(env):
+    """The baselines that can play ``env``, ``random`` first and ``expert`` last where the env has one."""
+    if is_bubble(env):
         from repgym.envs.bubble.policies import POLICIES
 
-        return list(POLICIES)
-    if _delayed(env):
+        names = list(POLICIES)
+    elif is_delayed(env):
         from repgym.envs.delayed.reference import POLICIES
 
-        return ["random", *(name for name in POLICIES if name != "random")]
-    return ["random"]
+        names = ["random", *(name for name in POLICIES if name != "random")]
+    else:
+        names = ["random"]
+    return [*names, EXPERT] if has_expert(env) else names
 
 
 def is_baseline(name: str) -> bool:
@@ -57,7 +50,7 @@ def is_baseline(name: str) -> bool:
     from repgym.envs.delayed.reference import POLICIES as DELAYED
 
     bare = name.removeprefix(LISTED_PREFIX)
-    return bare == "random" or bare in BUBBLE or bare in DELAYED
+    return bare in ("random", EXPERT) or bare in BUBBLE or bare in DELAYED
 
 
 def baseline_name(name: str) -> str:
@@ -75,6 +68,7 @@ def listed_baselines() -> list[tuple[str, str]]:
     rows += [(f"{LISTED_PREFIX}{name}", f"Bubble Breaker / SameGame baseline — {p.description}")
              for name, p in BUBBLE.items() if name != "random"]  # fmt: skip
     rows.append((f"{LISTED_PREFIX}optimal", "delayed-game baseline — the game's oracle (optimal_action)"))
+    rows.append((f"{LISTED_PREFIX}{EXPERT}", EXPERT_DESCRIPTION))
     return rows
 
 
@@ -83,13 +77,14 @@ class BaselineAgent:
 
     def __init__(self, name: str, env: gym.Env, seed: int | None = 0) -> None:
         name = baseline_name(name)
+        self.expert = make_expert(env, seed) if name == EXPERT else None  # its own error for an env without one
         available = baseline_names(env)
-        if name not in available:
+        if self.expert is None and name not in available:
             raise ValueError(f"baseline {name!r} cannot play {env.spec.id if env.spec else env}; "
                              f"expected one of {available}")  # fmt: skip
         self.name, self.env = name, env
         self.rng = np.random.default_rng(seed)
-        self.family = "bubble" if _bubble(env) else "delayed" if _delayed(env) else "generic"
+        self.family = "bubble" if is_bubble(env) else "delayed" if is_delayed(env) else "generic"
         env.action_space.seed(None if seed is None else int(seed))
 
     def predict(
@@ -100,7 +95,10 @@ class BaselineAgent:
         deterministic: bool = True,
         action_masks: np.ndarray | None = None,
     ) -> tuple[Any, None]:
-        """One action for the env's current state (``observation`` is only passed on to delayed-game policies)."""
+        """One action for the env's current state (``observation`` is only passed on to delayed-game policies and
+        experts)."""
+        if self.expert is not None:
+            return self.expert.predict(observation, state, episode_start, deterministic, action_masks)
         if self.family == "bubble":
             from repgym.envs.bubble.policies import policy_action
 
@@ -112,4 +110,12 @@ class BaselineAgent:
         return random_legal_action(self.env.action_space, action_masks, self.rng), None
 
 
-__all__ = ["LISTED_PREFIX", "BaselineAgent", "baseline_name", "baseline_names", "is_baseline", "listed_baselines"]
+__all__ = [
+    "EXPERT",
+    "LISTED_PREFIX",
+    "BaselineAgent",
+    "baseline_name",
+    "baseline_names",
+    "is_baseline",
+    "listed_baselines",
+]

@@ -41,11 +41,11 @@ def _row_cells(e: Entry) -> list[str]:
     """The displayed cells of an entry, in :data:`HEADERS` order."""
     return [str(e.rank), e.agent, _hp(e.hyperparameters) or "—", _steps(e), e.protocol, str(len(e.seeds)),
             str(len(e.returns)), f"{e.mean:.2f} ± {e.std:.2f}", f"{e.iqm:.2f} [{e.iqm_low:.2f}, {e.iqm_high:.2f}]",
-            _num(e.random_norm), _num(e.human_norm), e.video or ""]  # fmt: skip
+            _num(e.random_norm), _num(e.human_norm), _num(e.expert_norm), e.video or ""]  # fmt: skip
 
 
 HEADERS = ["#", "agent", "hyperparameters", "train steps", "protocol", "seeds", "episodes", "mean ± std",
-           "IQM [95% CI]", "random-norm", "human-norm", "video"]  # fmt: skip
+           "IQM [95% CI]", "random-norm", "human-norm", "expert-norm", "video"]  # fmt: skip
 
 
 def print_table(by_env: dict[str, list[Entry]], console: Any = None) -> None:
@@ -60,12 +60,12 @@ def print_table(by_env: dict[str, list[Entry]], console: Any = None) -> None:
         table = Table(title=label, title_justify="left", title_style="bold", box=None, header_style="bold")
         for name, justify in (("#", "right"), ("agent", "left"), ("steps", "right"), ("protocol", "left"),
                               ("seeds", "right"), ("mean ± std", "right"), ("IQM [95% CI]", "right"),
-                              ("rand-norm", "right"), ("human-norm", "right")):  # fmt: skip
+                              ("rand-norm", "right"), ("human-norm", "right"), ("expert-norm", "right")):  # fmt: skip
             table.add_column(name, justify=justify, no_wrap=name in ("agent", "mean ± std", "IQM [95% CI]"))
         for e in entries:
             cells = _row_cells(e)
-            table.add_row(cells[0], cells[1], cells[3], e.protocol, cells[5], cells[7],
-                          cells[8], cells[9], cells[10], style="magenta" if e.kind == "human" else None)  # fmt: skip
+            table.add_row(cells[0], cells[1], cells[3], e.protocol, cells[5], cells[7], cells[8], cells[9],
+                          cells[10], cells[11], style="magenta" if e.kind == "human" else None)  # fmt: skip
         console.print(table)
         console.print()
 
@@ -86,8 +86,8 @@ def to_markdown(by_env: dict[str, list[Entry]]) -> str:
 
 CSV_COLUMNS = ["env_id", "env_kwargs", "rank", "agent", "kind", "hyperparameters", "train_steps", "eval_episodes",
                "protocol", "seeds", "per_seed_means", "mean", "std", "iqm", "iqm_ci_low", "iqm_ci_high",
-               "random_normalised", "human_normalised", "wall_time_s", "repgym_versions", "git_commits", "date",
-               "video"]  # fmt: skip
+               "random_normalised", "human_normalised", "expert_normalised", "wall_time_s", "repgym_versions",
+               "git_commits", "date", "video"]  # fmt: skip
 
 
 def to_csv(by_env: dict[str, list[Entry]]) -> str:
@@ -100,8 +100,9 @@ def to_csv(by_env: dict[str, list[Entry]]) -> str:
             writer.writerow([e.env_id, json.dumps(e.env_kwargs, sort_keys=True), e.rank, e.agent, e.kind,
                              json.dumps(e.hyperparameters, sort_keys=True), e.train_steps, e.eval_episodes,
                              e.protocol, json.dumps(e.seeds), json.dumps(e.per_seed), e.mean, e.std, e.iqm,
-                             e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, round(e.wall_time_s, 3),
-                             " ".join(e.versions), " ".join(e.commits), e.date, e.video or ""])  # fmt: skip
+                             e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, e.expert_norm,
+                             round(e.wall_time_s, 3), " ".join(e.versions), " ".join(e.commits), e.date,
+                             e.video or ""])  # fmt: skip
     return buf.getvalue()
 
 
@@ -173,7 +174,8 @@ def to_html(by_env: dict[str, list[Entry]], title: str = "repgym leaderboard", b
              "img{display:block;margin:0.5em 0}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              "<p>Entries of one env config are ranked by mean evaluation return. IQM: interquartile mean over seeds, "
              "with a 95% percentile bootstrap interval. random-norm: (mean − random) / |random|; human-norm: "
-             "(mean − random) / (human − random).</p>"]  # fmt: skip
+             "(mean − random) / (human − random); expert-norm: (mean − random) / (expert − random), the expert "
+             "being the env's <code>expert</code> baseline.</p>"]  # fmt: skip
     if not by_env:
         parts.append("<p>The leaderboard is empty: run <code>repgym bench --suite quick</code>.</p>")
     for label, entries in by_env.items():

@@ -1,5 +1,5 @@
 """Scores of a leaderboard entry: interquartile mean with a bootstrap confidence interval over seeds, and scores
-normalised against the random and human references.
+normalised against the random, human and expert references.
 
 The IQM and the stratified percentile bootstrap follow Agarwal et al. 2021 ("Deep RL at the Edge of the Statistical
 Precipice", the ``rliable`` library): the IQM drops the lowest and highest quarter of the runs (``int(0.25 n)``
@@ -11,6 +11,7 @@ its ``arch`` dependency fails to import with pandas 3, which pip installs beside
 iqm([1, 2, 3, 100])                                  # 2.5: the middle half
 point, low, high = bootstrap_ci([3.0, 4.0, 5.0, 9.0], reps=2000, seed=0)
 human_normalised(agent=60.0, random=10.0, human=110.0)   # 0.5
+expert_normalised(5.0, random=0.0, expert=10.0)          # 0.5
 ```
 """
 
@@ -96,8 +97,17 @@ def human_normalised(score: float, random: float | None, human: float | None) ->
     return human_normalised_score(score, random, human)
 
 
+def expert_normalised(score: float, random: float | None, expert: float | None) -> float | None:
+    """``(score - random) / (expert - random)``: 0 plays like random, 1 like the env's ``expert`` baseline; None
+    without both references or when they are equal."""
+    if random is None or expert is None or expert == random:
+        return None
+    return (score - random) / (expert - random)
+
+
 __all__ = [
     "bootstrap_ci",
+    "expert_normalised",
     "human_normalised",
     "iqm",
     "iqm_rows",

@@ -6,9 +6,10 @@ recordings of one game and setting form one ``human:<name>`` entry (each recordi
 
 Per entry: mean and std over every evaluation episode, the IQM over per-seed mean returns with a 95% percentile
 bootstrap interval (:mod:`.scoring`), and normalised scores against the env config's references: *random* is the
-mean return of all ``random`` rows of that env and config, *human* the mean return of every finished episode
-people submitted for it (:func:`repgym.human.scores.human_score`'s definition). Entries of one env
-config are ranked by mean return (highest first), which is also their order by either normalised score.
+mean return of all ``random`` rows of that env and config, *expert* that of its ``expert`` rows, *human* the mean
+return of every finished episode people submitted for it (:func:`repgym.human.scores.human_score`'s definition).
+They are computed when the rows are read, so a reference added later rescales every entry. Entries of one env
+config are ranked by mean return (highest first), which is also their order by any normalised score.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from repgym.benchmark.scoring import bootstrap_ci, human_normalised, random_normalised
+from repgym.benchmark.scoring import bootstrap_ci, expert_normalised, human_normalised, random_normalised
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Entry:
     learning_curves: list[list[list[float]]] = field(default_factory=list)
     random_norm: float | None = None
     human_norm: float | None = None
+    expert_norm: float | None = None
     rank: int = 0
 
     @property
@@ -75,15 +77,19 @@ def _key(row: dict[str, Any]) -> tuple:
             row["eval_episodes"], row["protocol"])  # fmt: skip
 
 
+REFERENCES = ("random", "human", "expert")
+
+
 def references(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float | None]]:
-    """Per env config ``(env_id, env_kwargs JSON)``: the ``random`` and ``human`` mean returns (None when absent)."""
-    pooled: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: {"random": [], "human": []})
+    """Per env config ``(env_id, env_kwargs JSON)``: the ``random``, ``human`` and ``expert`` mean returns (None when
+    absent)."""
+    pooled: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: {name: [] for name in REFERENCES})
     for row in rows:
         env = (row["env_id"], json.dumps(row["env_kwargs"], sort_keys=True))
         if row["kind"] == "human":
             pooled[env]["human"] += row["returns"]
-        elif row["agent"] == "random":
-            pooled[env]["random"] += row["returns"]
+        elif row["agent"] in ("random", "expert"):
+            pooled[env][row["agent"]] += row["returns"]
     return {env: {name: (float(np.mean(v)) if v else None) for name, v in refs.items()} for env, refs in pooled.items()}
 
 
@@ -100,7 +106,7 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
         per_seed = [float(np.mean(r["returns"])) for r in members]
         point, low, high = bootstrap_ci(per_seed, reps=reps)
         first, best = members[0], max(members, key=lambda r: (r["mean"], -r["seed"]))
-        ref = refs.get(key[:2], {"random": None, "human": None})
+        ref = refs.get(key[:2], dict.fromkeys(REFERENCES))
         mean = float(np.mean(returns))
         entry = Entry(
             env_id=first["env_id"], env_kwargs=first["env_kwargs"], agent=first["agent"], kind=first["kind"],
@@ -115,6 +121,7 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
             learning_curves=[r["learning_curve"] for r in members if r["learning_curve"]],
             random_norm=random_normalised(mean, ref["random"]),
             human_norm=human_normalised(mean, ref["random"], ref["human"]),
+            expert_norm=expert_normalised(mean, ref["random"], ref["expert"]),
         )  # fmt: skip
         by_env[entry.env_label].append(entry)
     for entries in by_env.values():
@@ -124,4 +131,4 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
     return dict(by_env)
 
 
-__all__ = ["Entry", "build_entries", "env_label", "references"]
+__all__ = ["REFERENCES", "Entry", "build_entries", "env_label", "references"]

@@ -51,9 +51,10 @@ def record_video(
     """Play ``episodes`` episodes (the run protocol's evaluation seeds) and write one MP4 per episode to ``out_dir``;
     ``env_id`` may be None for a checkpoint (its recorded env is used). Returns the video files."""
     import repgym.envs  # noqa: F401  (registers the ids)
+    from repgym.benchmark.baseline_policies import baseline_name
     from repgym.runs.checkpoint import META_FILE
 
-    label = str(agent)
+    label = baseline_name(str(agent))  # policy:greedy -> greedy: no colon in file names
     if (Path(agent) / META_FILE).is_file():
         checkpoint = Checkpoint.read(agent)
         label = checkpoint.agent

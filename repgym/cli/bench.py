@@ -16,7 +16,7 @@ tasks (--backend ray; pip install "repgym[ray]"), on a local Ray instance or the
 
 suites:
   quick   every baseline (random, size-weighted, greedy, optimal, ...) and learners trained for 2-3k steps,
-          3 seeds x 10 episodes on every registered env; minutes on a 2-core laptop
+          3 seeds x 10 episodes on every registered env (expert: one seed); minutes on a 2-core laptop
   full    every baseline and learners trained for 50k steps, 5 seeds x 30 episodes; hours of CPU
 
 database: --db, else $REPGYM_DB, else ~/.local/share/repgym/leaderboard.sqlite ($XDG_DATA_HOME respected);
@@ -25,6 +25,7 @@ checkpoints go to runs/ and videos to videos/ beside it.
 examples:
   repgym bench --suite quick
   repgym bench --envs BubbleBreaker-v0 SameGame-v0 --agents policy:random policy:greedy sb3-maskable-ppo --seeds 5
+  repgym bench --envs SameGame-v0 --agents policy:expert     the expert reference of the expert-norm column
   repgym bench --suite full --backend ray --address ray://head-node:10001
   repgym bench --envs Umbrella-v0 --video
   repgym bench --envs KeyToDoor-v0 --set delay=5       the configuration people played (their recordings' entry)
@@ -35,7 +36,8 @@ examples:
 EPILOG_LEADERBOARD = """\
 entries of one env config are ranked by mean evaluation return (agents and people together); IQM is the
 interquartile mean over seeds with a 95% bootstrap interval; random-norm = (mean - random) / |random|,
-human-norm = (mean - random) / (human - random), where references exist.
+human-norm = (mean - random) / (human - random), expert-norm = (mean - random) / (expert - random) (the env's
+policy:expert rows), where references exist.
 
 examples:
   repgym leaderboard
@@ -47,12 +49,13 @@ examples:
 
 EPILOG_RECORD = """\
 the agent is a checkpoint folder (repgym train writes one), a baseline (random, greedy, size-weighted,
-tabu-colour, optimal) or a registered agent name (played untrained). Episode i is reset with the leaderboard's
+tabu-colour, optimal, expert) or a registered agent name (played untrained). Episode i is reset with the leaderboard's
 evaluation seed + i. Writes one MP4 per episode through Gymnasium's RecordVideo.
 
 examples:
   repgym record runs/qr-bubble/checkpoint repgym/BubbleBreaker-v0 --episodes 3 --out videos
   repgym record greedy repgym/SameGame-v0 --out videos
+  repgym record policy:expert repgym/SameGame-v0 --out videos
   repgym record optimal repgym/KeyToDoor-v0 --set delay=5
 """
 
@@ -75,7 +78,8 @@ def register(sub) -> dict[str, Handler]:
     p_bench.add_argument("--envs", nargs="+", metavar="ENV", help="only these env ids (default: every registered)")
     p_bench.add_argument("--agents", nargs="+", metavar="AGENT",
                          help="only these agents / baselines, named as repgym list shows them")  # fmt: skip
-    p_bench.add_argument("--seeds", type=int, default=None, metavar="K", help="seeds per job (default: the suite's)")
+    p_bench.add_argument("--seeds", type=int, default=None, metavar="K",
+                         help="seeds per job (default: the suite's; the expert's: 1)")  # fmt: skip
     p_bench.add_argument("--episodes", type=int, default=None, metavar="N",
                          help="evaluation episodes per job (default: the suite's)")  # fmt: skip
     p_bench.add_argument("--epsilon", type=float, default=0.0, metavar="E",

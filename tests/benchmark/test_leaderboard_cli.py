@@ -125,3 +125,15 @@ def test_reading_an_empty_file_is_refused_and_leaves_it_empty(tmp_path, capsys):
     assert main(["bench", "--envs", "Umbrella-v0", "--dry-run", "--db", str(path)]) == 2
     assert "(empty file)" in capsys.readouterr().err
     assert path.stat().st_size == 0 and [p.name for p in tmp_path.iterdir()] == ["empty.sqlite"]
+
+
+def test_bench_runs_the_expert_and_the_leaderboard_normalises_by_it(db, capsys):
+    argv = ["bench", "--envs", "Umbrella-v0", "--agents", "policy:expert", "random", "--episodes", "5",
+            "--workers", "1", "--no-progress", "--db", db]  # fmt: skip
+    assert main(argv) == 0
+    assert "4 jobs" in capsys.readouterr().out  # random: 3 seeds; the expert: one
+    assert main(["leaderboard", "--format", "md", "--db", db]) == 0
+    md = capsys.readouterr().out
+    assert "| human-norm | expert-norm |" in md
+    expert = next(line for line in md.splitlines() if "| expert |" in line)
+    assert expert.split(" | ")[-2] == "1.00"  # the expert is its own reference
