@@ -11,6 +11,10 @@ on SIGINT/SIGTERM) ends learning at the next step boundary; the agent is saved t
 whole) and the run is marked unfinished. Training again into the same folder with the same settings resumes from
 its latest checkpoint up to the original target, and ``metrics.csv`` drops the rows logged after that checkpoint;
 other settings, or a finished run, are refused unless ``overwrite``.
+
+**Tuned entries** (``tuned=True``, as ``repgym train`` does unless ``--no-tuned``): the agent's entry for the env in
+``repgym/agents/hyperparams/<agent>.toml`` gives the defaults — hyperparameters, env arguments, ``n_timesteps`` and
+``n_envs`` — that the given values override; the merged values are the run's settings.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repgym.agents import AGENTS, load_agent, make_agent
+from repgym.agents import AGENTS, hyperparams, load_agent, make_agent
 from repgym.agents.base import Agent
 from repgym.agents.callbacks import StopTraining
+from repgym.agents.hyperparams import TunedEntry, read_entries, tuned_entry
 from repgym.agents.logger import truncate_metrics
 from repgym.runs import Checkpoint, EnvSpec, EvalProtocol, EvalResult, play
 
@@ -65,12 +70,12 @@ def make_training_env(env_id: str, env_kwargs: dict[str, Any] | None = None, num
 def train_agent(
     agent_name: str | None,
     env_id: str | None,
-    steps: int,
+    steps: int | None,
     hyperparameters: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     seed: int | None = 0,
     out_dir: str | os.PathLike = "runs/train",
-    num_envs: int = 1,
+    num_envs: int | None = None,
     progress_bar: bool = False,
     checkpoint_every: int | None = None,
     eval_episodes: int = 10,
@@ -78,18 +83,40 @@ def train_agent(
     overwrite: bool = False,
     stop: StopTraining | None = None,
     announce: Callable[[str], None] | None = None,
+    tuned: bool = False,
 ) -> TrainResult:
     """Train ``agent_name`` on ``env_id`` for ``steps`` env steps and save it to ``<out_dir>/checkpoint``.
 
     ``hyperparameters`` go to the agent's constructor, ``env_kwargs`` to the env's; ``num_envs > 1`` trains on a
-    vector env (repgym's agents only). Agents that take a ``log_dir`` log to ``<out_dir>/logs`` (TensorBoard and
-    CSV). ``resume``: a checkpoint folder to continue from for ``steps`` more (agent, env and hyperparameters come
-    from it). Afterwards the greedy agent plays ``eval_episodes`` episodes on the single env (0: skip).
+    vector env (repgym's agents only; None: 1). Agents that take a ``log_dir`` log to ``<out_dir>/logs``
+    (TensorBoard and CSV). ``resume``: a checkpoint folder to continue from for ``steps`` more (agent, env and
+    hyperparameters come from it). Afterwards the greedy agent plays ``eval_episodes`` episodes on the single env
+    (0: skip).
 
     ``out_dir`` holding an unfinished run with these settings: it is resumed (``announce`` gets one line saying so);
     a finished run or other settings: a one-line ``ValueError`` unless ``overwrite`` (which removes the old run's
     files). ``stop`` set during training: the run is saved unfinished and the result says ``finished=False``.
+
+    ``tuned``: start from the agent's tuned entry for this env (:func:`~repgym.agents.hyperparams.tuned_entry`), if
+    it has one. Its hyperparameters and env arguments are defaults that ``hyperparameters`` and ``env_kwargs``
+    override, its ``n_timesteps`` is the default of ``steps`` (None) and its ``n_envs`` that of ``num_envs`` (None);
+    ``announce`` gets one line naming the entry, and ``summary.json`` records its name. ``steps`` may be None only
+    when such an entry exists.
     """
+    entry = None
+    if tuned and resume is None:
+        _check_agent(agent_name)
+        entry = tuned_entry(agent_name, env_id, env_kwargs) if env_id is not None else None
+    if entry is not None:
+        if announce is not None:
+            announce(_tuned_line(entry, steps, hyperparameters or {}, env_kwargs or {}, num_envs))
+        steps = entry.n_timesteps if steps is None else steps
+        hyperparameters = {**entry.hyperparameters, **(hyperparameters or {})}
+        env_kwargs = {**entry.env_kwargs, **(env_kwargs or {})}
+        num_envs = entry.n_envs if num_envs is None else num_envs
+    if steps is None:
+        raise ValueError(_missing_steps(agent_name, env_id, env_kwargs, tuned, resume))
+    num_envs = 1 if num_envs is None else num_envs
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if checkpoint_every is not None and checkpoint_every < 1:
@@ -100,7 +127,8 @@ def train_agent(
     if previous is None:
         agent = _new_agent(settings, out / "logs")
         state = {"settings": settings, "start_steps": agent.num_timesteps, "target_steps": agent.num_timesteps + steps,
-                 "wall_time_s": 0.0, "resume_from": None}  # fmt: skip
+                 "wall_time_s": 0.0, "resume_from": None,
+                 "tuned_entry": None if entry is None else entry.label}  # fmt: skip
     else:
         state = previous
         checkpoint = Checkpoint.read(_checkpoint_folder(out / state["resume_from"]))
@@ -135,8 +163,7 @@ def _settings(agent_name: str | None, env_id: str | None, steps: int, hyperparam
         if hyperparameters or env_kwargs or num_envs != 1:
             raise ValueError("a resumed run takes hyperparameters and env from its checkpoint; drop --set/--env-set")
     else:
-        if agent_name not in AGENTS:
-            raise ValueError(f"unknown agent {agent_name!r}; expected one of {sorted(AGENTS)}")
+        _check_agent(agent_name)
         if env_id is None:
             raise ValueError("an env id is needed unless resuming from a checkpoint")
         if num_envs < 1:
@@ -147,6 +174,40 @@ def _settings(agent_name: str | None, env_id: str | None, steps: int, hyperparam
                 "hyperparameters": hyperparameters or {}, "seed": seed, "num_envs": num_envs, "steps": steps,
                 "resume": None if resume is None else str(resume)}  # fmt: skip
     return json.loads(json.dumps(settings, default=str))  # as summary.json will hold them (tuples become lists)
+
+
+def _check_agent(agent_name: str | None) -> None:
+    if agent_name not in AGENTS:
+        raise ValueError(f"unknown agent {agent_name!r}; expected one of {sorted(AGENTS)}")
+
+
+def _tuned_line(entry: TunedEntry, steps: int | None, hyperparameters: dict[str, Any], env_kwargs: dict[str, Any],
+                num_envs: int | None) -> str:  # fmt: skip
+    """``using tuned entry qr-dqn.toml ["CartPole-v1"] (n_timesteps=50000; tuned: ...); ...`` and what the command
+    line overrides."""
+    own = [f"n_timesteps={entry.n_timesteps}"] + ([f"n_envs={entry.n_envs}"] if entry.n_envs != 1 else [])
+    extra_env = {k: v for k, v in entry.env_kwargs.items() if k not in entry.env_config}
+    own += [f"env: {' '.join(f'{k}={v}' for k, v in extra_env.items())}"] if extra_env else []
+    line = f"using tuned entry {entry.label} ({', '.join(own)}; tuned: {entry.tuned})"
+    given = [("--set", sorted(hyperparameters)), ("--env-set", sorted(set(env_kwargs) - set(entry.env_config))),
+             ("--steps", ["n_timesteps"] if steps is not None else []),
+             ("--num-envs", ["n_envs"] if num_envs is not None else [])]  # fmt: skip
+    overrides = [f"{flag} overrides {', '.join(names)}" for flag, names in given if names]
+    return f"{line}; {'; '.join(overrides)}" if overrides else f"{line}; --set, --env-set, --steps override it"
+
+
+def _missing_steps(agent_name: str | None, env_id: str | None, env_kwargs: dict[str, Any] | None, tuned: bool,
+                   resume: str | os.PathLike | None) -> str:  # fmt: skip
+    """The one-line error for a run without a step budget."""
+    if resume is not None:
+        return "give --steps: how many env steps to train the checkpoint further"
+    if not tuned:
+        return "give --steps: with --no-tuned the run has no default budget"
+    config = "".join(f" {k}={v}" for k, v in (env_kwargs or {}).items())
+    path = hyperparams.FOLDER / f"{agent_name}.toml"  # read when called: tests point it elsewhere
+    others = [f'["{e.key}"]' for e in read_entries(path) if e.env_id == env_id] if path.is_file() else []
+    listed = f" (its entries for {env_id}: {', '.join(others)})" if others else ""
+    return f"no tuned entry for {agent_name} on {env_id}{config} in {path}{listed}; give --steps"
 
 
 def _previous_run(out: Path, settings: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:

@@ -20,15 +20,21 @@ every registered agent trains the same way (repgym list names them); --set goes 
 writes <out>/checkpoint, <out>/logs (TensorBoard + metrics.csv, repgym's agents) and <out>/summary.json;
 --checkpoint-every N also keeps <out>/checkpoints/step_<n>.
 
+tuned entries: where repgym/agents/hyperparams/<agent>.toml has an entry for the env (the env id and the env
+arguments it is for, e.g. ["repgym/KeyToDoor-v0 delay=5"]), its hyperparameters, env arguments, n_timesteps and
+n_envs are the defaults, and one line names it; --set, --env-set, --steps and --num-envs override them, --no-tuned
+trains with the agent's plain defaults. Without an entry, --steps is required.
+
 Ctrl-C (or SIGTERM) stops at the next step, saves <out>/checkpoint and exits with 130; the same command again
-resumes it up to the --steps first asked for (other settings are refused). A finished run in --out is kept unless
+resumes it up to the steps first asked for (other settings are refused). A finished run in --out is kept unless
 --overwrite. --resume CHECKPOINT trains any checkpoint --steps further into a new --out.
 
 examples:
-  repgym train qr-dqn CartPole-v1 --steps 50000 --set learning_rate=2.3e-3 --set batch_size=64 --out runs/qr
+  repgym train qr-dqn CartPole-v1 --out runs/qr      (the tuned entry: RL Zoo's settings, 50000 steps)
+  repgym train qr-dqn repgym/BubbleBreaker-v0 --env-set rows=8 --env-set cols=8 --env-set colours=4 --out runs/qr-bb
+      (the 8x8 entry: 200000 steps on 16 boards; --steps, --set ... override it)
+  repgym train qr-dqn CartPole-v1 --no-tuned --steps 50000 --set learning_rate=2.3e-3 --set batch_size=64
   repgym train c51-dqn CartPole-v1 --steps 50000 --set v_min=0 --set v_max=100 --progress
-  repgym train qr-dqn repgym/BubbleBreaker-v0 --steps 100000 --num-envs 16 --env-set rows=6 --env-set cols=6 \\
-      --set augmentation=colours
   repgym train sb3-ppo CartPole-v1 --steps 20000 --set n_steps=256
   repgym train --resume runs/qr/checkpoint --steps 10000 --out runs/qr-more
 """
@@ -50,10 +56,14 @@ def register(sub) -> dict[str, Handler]:
     )
     p_train.add_argument("agent", nargs="?", help="agent name, e.g. qr-dqn, c51-dqn, sb3-ppo (not with --resume)")
     p_train.add_argument("env_id", nargs="?", help="env id, e.g. CartPole-v1 or repgym/BubbleBreaker-v0")
-    p_train.add_argument("--steps", type=int, required=True, help="env steps to train")
+    p_train.add_argument("--steps", type=int, default=None,
+                         help="env steps to train (default: the tuned entry's n_timesteps)")  # fmt: skip
+    p_train.add_argument("--no-tuned", action="store_true",
+                         help="ignore the tuned entry: the agent's plain defaults")  # fmt: skip
     p_train.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p_train.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
-    p_train.add_argument("--num-envs", type=int, default=1, help="train on a vector env of this size (default: 1)")
+    p_train.add_argument("--num-envs", type=int, default=None,
+                         help="vector env size (default: the tuned entry's n_envs, else 1)")  # fmt: skip
     p_train.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="also save every N steps")
     p_train.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes afterwards (default: 10)")
     p_train.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue training a checkpoint")
@@ -112,7 +122,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              env_kwargs=parse_settings(args.env_set), seed=args.seed, out_dir=args.out,
                              num_envs=args.num_envs, progress_bar=args.progress,
                              checkpoint_every=args.checkpoint_every, eval_episodes=args.eval_episodes,
-                             resume=args.resume, overwrite=args.overwrite, stop=stop, announce=print)  # fmt: skip
+                             resume=args.resume, overwrite=args.overwrite, stop=stop, announce=print,
+                             tuned=not args.no_tuned)  # fmt: skip
     if not result.finished:
         print(f"repgym train: {stop.reason or 'stopped'} at step {result.total_steps} of {result.target_steps}; "
               f"saved {result.checkpoint}; resume with: {_train_command(args)}", file=sys.stderr)  # fmt: skip
@@ -129,13 +140,15 @@ def _train_command(args: argparse.Namespace) -> str:
     """The ``repgym train`` command line that reruns (and so resumes) this run: its settings, defaults left out."""
     import shlex
 
-    words = ["repgym", "train", *(w for w in (args.agent, args.env_id) if w is not None), "--steps", str(args.steps)]
-    options = [("--resume", args.resume, None), ("--seed", args.seed, 0), ("--num-envs", args.num_envs, 1),
-               ("--checkpoint-every", args.checkpoint_every, None), ("--eval-episodes", args.eval_episodes, 10),
-               ("--threads", args.threads, 1), ("--out", args.out, None)]  # fmt: skip
+    words = ["repgym", "train", *(w for w in (args.agent, args.env_id) if w is not None)]
+    options = [("--steps", args.steps, None), ("--resume", args.resume, None), ("--seed", args.seed, 0),
+               ("--num-envs", args.num_envs, None), ("--checkpoint-every", args.checkpoint_every, None),
+               ("--eval-episodes", args.eval_episodes, 10), ("--threads", args.threads, 1),
+               ("--out", args.out, None)]  # fmt: skip
     words += [w for flag, value, default in options if value != default for w in (flag, str(value))]
     words += [w for item in args.set for w in ("--set", item)]
     words += [w for item in args.env_set for w in ("--env-set", item)]
+    words += ["--no-tuned"] if args.no_tuned else []
     words += ["--progress"] if args.progress else []
     return shlex.join(words)
 

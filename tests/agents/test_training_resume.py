@@ -142,9 +142,9 @@ def test_a_finished_run_or_other_settings_are_refused_in_one_line(tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds a finished run" in err and "--overwrite" in err
     assert main([*base, "--overwrite"]) == 0
-    capsys.readouterr()
+    capsys.readouterr()  # the same settings as the command, tuned entry included:
     train_agent("qr-dqn", "CartPole-v1", 200, hyperparameters={"learning_starts": 50, "net_arch": 8}, out_dir=out,
-                eval_episodes=0, stop=StopAfter(20), overwrite=True)  # fmt: skip
+                eval_episodes=0, stop=StopAfter(20), overwrite=True, tuned=True)  # fmt: skip
     assert main([*base, "--seed", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted run with other settings (seed 0 there, 1 here)" in err
