@@ -19,7 +19,7 @@ import gymnasium as gym
 
 from repgym.benchmark.jobs import JobSpec
 from repgym.benchmark.store import LeaderboardStore
-from repgym.runs import Checkpoint, EvalProtocol, play
+from repgym.runs import Checkpoint, EvalProtocol, is_checkpoint_ref, play
 
 
 def make_player(agent: str | os.PathLike, env: gym.Env, seed: int = 0) -> Any:
@@ -28,7 +28,7 @@ def make_player(agent: str | os.PathLike, env: gym.Env, seed: int = 0) -> Any:
     from repgym.agents.base import META_FILE
     from repgym.benchmark.baseline_policies import BaselineAgent, baseline_name, is_baseline
 
-    if (Path(agent) / META_FILE).is_file():
+    if is_checkpoint_ref(agent):
         return load_agent(agent, env=env)
     name = baseline_name(str(agent))
     if is_baseline(name):
@@ -36,7 +36,7 @@ def make_player(agent: str | os.PathLike, env: gym.Env, seed: int = 0) -> Any:
     if name in AGENTS:
         return make_agent(name, env, seed=seed)
     raise ValueError(f"{name!r} is neither a checkpoint folder nor an agent name; expected a folder with "
-                     f"{META_FILE}, a baseline (random, greedy, ...) or one of {sorted(AGENTS)}")  # fmt: skip
+                     f"{META_FILE}, zoo:NAME, a baseline (random, greedy, ...) or one of {sorted(AGENTS)}")  # fmt: skip
 
 
 def record_video(
@@ -52,10 +52,9 @@ def record_video(
     ``env_id`` may be None for a checkpoint (its recorded env is used). Returns the video files."""
     import repgym.envs  # noqa: F401  (registers the ids)
     from repgym.benchmark.baseline_policies import baseline_name
-    from repgym.runs.checkpoint import META_FILE
 
     label = baseline_name(str(agent))  # policy:greedy -> greedy: no colon in file names
-    if (Path(agent) / META_FILE).is_file():
+    if is_checkpoint_ref(agent):
         checkpoint = Checkpoint.read(agent)
         label = checkpoint.agent
         recorded = checkpoint.env

@@ -19,7 +19,7 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main", "parse_hyperparameters", "
 
 DEBUG_VAR = "REPGYM_DEBUG"  # set: unexpected errors show their traceback instead of one line
 
-COMMAND_MODULES = ["envs", "physics", "search", "agents", "analyze", "world", "bench"]
+COMMAND_MODULES = ["envs", "physics", "search", "agents", "zoo", "analyze", "world", "bench"]
 
 EPILOG_MAIN = """\
 examples:
@@ -31,6 +31,7 @@ examples:
   repgym shift --env repgym/TwoLinkReach-v0 --steps 5000 --seeds 3   learn without gravity, then with it
   repgym train qr-dqn CartPole-v1 --steps 50000 --out runs/qr   train any agent, save, evaluate
   repgym eval runs/qr/checkpoint --episodes 20   evaluate a saved agent
+  repgym zoo                                    trained agents shipped with repgym: repgym eval zoo:NAME
   repgym dopamine                               expectile/quantile agents vs the dopamine paper's task
 """
 

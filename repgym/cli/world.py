@@ -149,9 +149,10 @@ def _collect(args: argparse.Namespace) -> int:
     name = "random"
     if args.policy:
         from repgym.agents import load_agent
+        from repgym.runs import resolve_checkpoint_path
 
         agent = load_agent(args.policy)
-        name = f"agent:{Path(args.policy).resolve()}"
+        name = f"agent:{resolve_checkpoint_path(args.policy).resolve()}"
 
         def policy(env):  # the loaded agent acts on the env's own observations
             return _AgentPolicy(agent, env)

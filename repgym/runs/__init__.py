@@ -5,7 +5,18 @@ It sits between the envs and everything that acts: agents save and load through 
 jobs, analysis, human baselines and experiments play through :func:`play`.
 """
 
-from repgym.runs.checkpoint import Checkpoint, CheckpointError, write_checkpoint
+from repgym.runs.checkpoint import (
+    ZOO_DIR_VAR,
+    ZOO_PREFIX,
+    Checkpoint,
+    CheckpointError,
+    is_checkpoint_ref,
+    resolve_checkpoint_path,
+    shipped_zoo_dir,
+    write_checkpoint,
+    zoo_dir,
+    zoo_names,
+)
 from repgym.runs.env_spec import EnvSpec
 from repgym.runs.protocol import (
     DEFAULT_FIRST_SEED,
@@ -21,6 +32,8 @@ from repgym.runs.protocol import (
 
 __all__ = [
     "DEFAULT_FIRST_SEED",
+    "ZOO_DIR_VAR",
+    "ZOO_PREFIX",
     "Checkpoint",
     "CheckpointError",
     "EnvSpec",
@@ -30,7 +43,12 @@ __all__ = [
     "Step",
     "action_mask",
     "env_action",
+    "is_checkpoint_ref",
     "play",
     "random_legal_action",
+    "resolve_checkpoint_path",
+    "shipped_zoo_dir",
     "write_checkpoint",
+    "zoo_dir",
+    "zoo_names",
 ]

@@ -10,6 +10,10 @@ A checkpoint is a folder::
 Nothing is pickled, so loading a checkpoint from someone else cannot run their code. :meth:`Checkpoint.read`
 validates a folder once and every failure is one line naming the file and what is wrong; tensors are loaded on
 first use, and ``replay.pt`` only when training resumes.
+
+Wherever a checkpoint folder is accepted, ``zoo:NAME`` names a trained checkpoint shipped with repgym
+(``repgym/assets/zoo/NAME``, or ``$REPGYM_ZOO_DIR/NAME``): :func:`resolve_checkpoint_path` maps it to the folder,
+here and nowhere else. The manifest describing those checkpoints is read by :mod:`repgym.agents.zoo`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import pickle
 import zipfile
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,8 @@ WEIGHTS_FILE = "weights.pt"
 REPLAY_FILE = "replay.pt"
 # Tensors that only resuming training needs; older checkpoints kept them in weights.pt under these keys.
 RESUME_ONLY_KEYS = ("replay",)
+ZOO_PREFIX = "zoo:"  # zoo:NAME names a checkpoint shipped with repgym
+ZOO_DIR_VAR = "REPGYM_ZOO_DIR"  # set: the zoo is read from this folder instead of the package's (tests, builds)
 
 
 class CheckpointError(ValueError):
@@ -73,10 +80,11 @@ class Checkpoint:
     # -- reading -------------------------------------------------------------------------------------------------
     @classmethod
     def read(cls, path: str | os.PathLike | Checkpoint) -> Checkpoint:
-        """Validate the folder ``path`` and read its metadata (tensors wait until :meth:`tensors`)."""
+        """Validate the folder ``path`` (or ``zoo:NAME``) and read its metadata (tensors wait until
+        :meth:`tensors`)."""
         if isinstance(path, Checkpoint):
             return path
-        folder = Path(path)
+        folder = resolve_checkpoint_path(path)
         if not folder.exists():
             raise CheckpointError(f"{folder}: no such checkpoint folder")
         if not folder.is_dir():
@@ -165,6 +173,56 @@ class Checkpoint:
         if self.num_envs:
             return self.require_env().make_vec(int(self.num_envs), self.vectorization_mode)
         return self.make_env()
+
+
+# -- zoo:NAME ------------------------------------------------------------------------------------------------------
+def shipped_zoo_dir() -> Path:
+    """``repgym/assets/zoo`` of the installed package, where the shipped checkpoints and ``zoo.toml`` live."""
+    folder = files("repgym").joinpath("assets", "zoo")
+    if not isinstance(folder, Path):  # a zipped install: checkpoints must be real folders to be read lazily
+        raise CheckpointError(f"{folder}: the zoo needs repgym installed as files, not inside an archive")
+    return folder
+
+
+def zoo_dir() -> Path:
+    """The zoo that ``zoo:NAME`` is read from: ``$REPGYM_ZOO_DIR`` when set, else :func:`shipped_zoo_dir`."""
+    override = os.environ.get(ZOO_DIR_VAR)
+    return Path(override).expanduser() if override else shipped_zoo_dir()
+
+
+def zoo_names(folder: str | os.PathLike | None = None) -> list[str]:
+    """The checkpoint names of a zoo folder (default :func:`zoo_dir`): its sub-folders, sorted."""
+    root = Path(folder) if folder is not None else zoo_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def is_checkpoint_ref(text: str | os.PathLike | Checkpoint) -> bool:
+    """Whether ``text`` names a checkpoint rather than something else (a baseline or agent name): a
+    :class:`Checkpoint`, any ``zoo:NAME`` (an unknown name then fails on reading, listing the known ones) or a
+    folder holding ``agent.json``."""
+    if isinstance(text, Checkpoint):
+        return True
+    if str(text).startswith(ZOO_PREFIX):
+        return True
+    return (Path(text) / META_FILE).is_file()
+
+
+def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
+    """The folder ``path`` names: ``zoo:NAME`` -> ``<zoo>/NAME`` (:func:`zoo_dir`), anything else as given.
+
+    An unknown zoo name is a one-line :class:`CheckpointError` listing the known ones."""
+    text = str(path)
+    if not text.startswith(ZOO_PREFIX):
+        return Path(path)
+    name = text[len(ZOO_PREFIX) :]
+    root = zoo_dir()
+    known = zoo_names(root)
+    if name not in known:  # also keeps zoo:../x inside the zoo
+        listing = f"{', '.join(known)} (repgym zoo describes them)" if known else f"none yet ({root} is empty)"
+        raise CheckpointError(f"{text}: no such checkpoint in the zoo; known: {listing}")
+    return root / name
 
 
 def _load_tensors(path: Path) -> dict[str, Any]:

@@ -9,8 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
+import repgym
 from repgym.cli import main
-from repgym.runs import Checkpoint, CheckpointError, EnvSpec, write_checkpoint
+from repgym.runs import (
+    ZOO_DIR_VAR,
+    Checkpoint,
+    CheckpointError,
+    EnvSpec,
+    is_checkpoint_ref,
+    resolve_checkpoint_path,
+    shipped_zoo_dir,
+    write_checkpoint,
+    zoo_dir,
+    zoo_names,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "checkpoints"
 
@@ -133,3 +145,52 @@ def test_make_env_rebuilds_the_recorded_env_with_overrides() -> None:
     env = ckpt.make_env(rows=5)
     assert env.spec.id == "repgym/BubbleBreaker-v0" and env.unwrapped.config.rows == 5
     assert env.unwrapped.config.cols == 4
+
+
+# -- zoo:NAME -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def zoo(tmp_path, good, monkeypatch) -> Path:
+    """A zoo folder holding ``good`` as ``zoo:cartpole``, read instead of the package's."""
+    folder = tmp_path / "zoo"
+    shutil.copytree(good, folder / "cartpole")
+    (folder / ".cartpole.building").mkdir()  # a build in progress is not an entry
+    monkeypatch.setenv(ZOO_DIR_VAR, str(folder))
+    return folder
+
+
+def test_a_zoo_name_is_read_through_checkpoint_read(zoo) -> None:
+    ckpt = Checkpoint.read("zoo:cartpole")
+    assert ckpt.path == zoo / "cartpole" and ckpt.agent == "qr-dqn" and ckpt.num_timesteps == 42
+    assert resolve_checkpoint_path("zoo:cartpole") == zoo / "cartpole"
+    assert resolve_checkpoint_path("runs/x/checkpoint") == Path("runs/x/checkpoint")
+    assert zoo_names() == ["cartpole"]
+
+
+def test_an_unknown_zoo_name_is_one_line_listing_the_known_ones(zoo, tmp_path, monkeypatch, capsys) -> None:
+    expected = "zoo:cartpol: no such checkpoint in the zoo; known: cartpole (repgym zoo describes them)"
+    with pytest.raises(CheckpointError) as err:
+        Checkpoint.read("zoo:cartpol")
+    assert str(err.value) == expected
+    assert main(["eval", "zoo:cartpol"]) == 2
+    assert capsys.readouterr().err == f"repgym eval: error: {expected}\n"
+    for outside in ("zoo:../zoo/cartpole", "zoo:", "zoo:.cartpole.building"):  # only the zoo's own entries
+        with pytest.raises(CheckpointError, match="no such checkpoint in the zoo"):
+            Checkpoint.read(outside)
+    monkeypatch.setenv(ZOO_DIR_VAR, str(tmp_path / "empty"))
+    with pytest.raises(CheckpointError, match=r"^zoo:cartpole: no such checkpoint in the zoo; known: none yet \("):
+        Checkpoint.read("zoo:cartpole")
+
+
+def test_is_checkpoint_ref_tells_checkpoints_from_names(zoo, good) -> None:
+    assert is_checkpoint_ref(good) and is_checkpoint_ref(str(good)) and is_checkpoint_ref(Checkpoint.read(good))
+    assert is_checkpoint_ref("zoo:cartpole") and is_checkpoint_ref("zoo:typo")  # a typo fails when read, listing
+    assert not is_checkpoint_ref("random") and not is_checkpoint_ref("policy:expert")
+    assert not is_checkpoint_ref(good.parent)  # a folder without agent.json
+
+
+def test_the_shipped_zoo_is_package_data(monkeypatch) -> None:
+    monkeypatch.delenv(ZOO_DIR_VAR, raising=False)
+    assert zoo_dir() == shipped_zoo_dir() == Path(repgym.__file__).parent / "assets" / "zoo"
+    assert (shipped_zoo_dir() / "zoo.toml").is_file()
