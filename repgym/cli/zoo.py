@@ -54,10 +54,16 @@ def _table(entries):
 
     table = Table(title="repgym zoo: trained agents, loaded as zoo:NAME", title_justify="left")
     for column in ("name", "env", "agent", "score ± std", "random", "expert", "expert-norm.", "budget", "CPU time"):
-        table.add_column(column, justify="left" if column in ("name", "env", "agent") else "right")
+        # the env (with its arguments) tells entries apart: it folds rather than being cut
+        table.add_column(
+            column,
+            justify="left" if column in ("name", "env", "agent") else "right",
+            overflow="fold" if column == "env" else "ellipsis",
+            min_width=24 if column == "env" else None,
+        )
     for e in entries:
         norm = e.expert_normalised
-        table.add_row(e.name, escape(str(e.env)), e.agent, e.score.text(), e.random.text(),
+        table.add_row(e.name, escape(str(e.env).removeprefix("repgym/")), e.agent, e.score.text(), e.random.text(),
                       e.expert.text() if e.expert else "—", "—" if norm is None else f"{norm:.2f}",
                       f"{e.train_steps:,} steps", _duration(e.cpu_seconds))  # fmt: skip
     return table
