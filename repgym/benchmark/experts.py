@@ -35,7 +35,6 @@ EXPERT_DESCRIPTION = (
     f"{EXPERT_NODES} playouts per move (seeded, machine-independent); delayed games: the oracle (= optimal); "
     "physics bodies: their controller (repgym.envs.physics.experts); none elsewhere"
 )
-PHYSICS_EXPERTS = "repgym.envs.physics.experts"
 
 
 def is_bubble(env: gym.Env) -> bool:
@@ -58,30 +57,16 @@ def is_physics(env: gym.Env) -> bool:
     return base is not None and isinstance(env.unwrapped, base.PhysicsEnv)
 
 
-def _physics_experts() -> Any:
-    """The module :data:`PHYSICS_EXPERTS`, or None while it does not exist (another of its imports failing raises)."""
-    try:
-        import importlib
-
-        return importlib.import_module(PHYSICS_EXPERTS)
-    except ModuleNotFoundError as err:
-        if err.name != PHYSICS_EXPERTS:
-            raise
-        return None
-
-
 def has_expert(env: gym.Env) -> bool:
-    """Whether ``env`` has an ``expert`` baseline (a physics body: once its family's expert module exists and
-    accepts it)."""
+    """Whether ``env`` has an ``expert`` baseline (a physics body: when its expert accepts it)."""
     if is_bubble(env) or is_delayed(env):
         return True
     if not is_physics(env):
         return False
-    experts = _physics_experts()
-    if experts is None:
-        return False
+    from repgym.envs.physics.experts import make_expert as make_physics_expert
+
     try:
-        experts.make_expert(env)
+        make_physics_expert(env)
     except ValueError:
         return False
     return True
@@ -96,11 +81,9 @@ def make_expert(env: gym.Env, seed: int | None = 0) -> Any:
         return DelayedOracle(env)
     name = env.spec.id if env.spec else type(env.unwrapped).__name__
     if is_physics(env):
-        experts = _physics_experts()
-        if experts is None:
-            raise ValueError(f"no expert for {name} yet: the physics experts ({PHYSICS_EXPERTS}.make_expert) are "
-                             "not part of this installation")  # fmt: skip
-        return experts.make_expert(env)
+        from repgym.envs.physics.experts import make_expert as make_physics_expert
+
+        return make_physics_expert(env)
     raise ValueError(f"{name} has no expert baseline; experts exist for Bubble Breaker / SameGame, the delayed games "
                      "and the physics bodies")  # fmt: skip
 

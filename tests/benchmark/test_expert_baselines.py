@@ -4,7 +4,6 @@ offered only where it exists, and sets the expert-normalised score."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 
 import gymnasium as gym
@@ -65,23 +64,12 @@ def test_delayed_expert_is_the_oracle_and_beats_random():
 
 
 def test_physics_expert_beats_random():
-    pytest.importorskip("repgym.envs.physics.experts")
     env_id = "repgym/TwoLinkReach-v0"
     env = gym.make(env_id)
     assert "expert" in baseline_names(env)
     env.close()
     assert {j.env_id for j in make_jobs("quick", agents=["expert"])} >= {env_id, "repgym/Thrower-v0"}
     assert _mean("expert", env_id, 5)[0] > _mean("random", env_id, 5)[0]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("repgym.envs.physics.experts") is not None,
-                    reason="the physics experts exist")  # fmt: skip
-def test_physics_expert_missing_is_a_one_line_error_and_not_offered():
-    env = gym.make("repgym/TwoLinkReach-v0")
-    assert baseline_names(env) == ["random"]
-    with pytest.raises(ValueError, match=r"no expert for repgym/TwoLinkReach-v0 yet") as err:
-        BaselineAgent("expert", env)
-    assert "\n" not in str(err.value)
 
 
 def test_no_expert_where_a_family_has_none():
