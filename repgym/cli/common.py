@@ -6,22 +6,9 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 
+from repgym.runs.env_spec import parse_value
+
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _parse_value(text: str):
-    """``--set`` values: int, float, bool, None, else the string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def parse_settings(items: Sequence[str]) -> dict:
@@ -31,7 +18,7 @@ def parse_settings(items: Sequence[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 

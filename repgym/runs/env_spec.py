@@ -109,3 +109,18 @@ class EnvSpec:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         return gym.make_vec(self.id, num_envs, vectorization_mode, **{**self.kwargs, **overrides})
+
+
+def parse_value(text: str) -> Any:
+    """An env argument (or ``--set`` value) written as text: int, float, true/false, none, else the text itself."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text

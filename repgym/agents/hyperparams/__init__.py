@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from repgym.runs.env_spec import parse_value
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -200,20 +202,8 @@ def _parse_key(key: str, where: str) -> tuple[str, dict[str, Any]]:
         name, sep, text = word.partition("=")
         if not sep or not name or not text:
             raise ValueError(f"{where}: {word!r} in the name is not an env argument written name=value")
-        config[name] = _parse_value(text)
+        config[name] = parse_value(text)
     return env_id, config
-
-
-def _parse_value(text: str) -> Any:
-    """A value in an entry's name, read as ``--env-set`` reads it: int, float, true/false, else the text."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _check_env(env_id: str, where: str) -> None:
