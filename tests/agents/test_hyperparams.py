@@ -10,10 +10,10 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+from training_helpers import StopAfter
 
 import repgym  # noqa: F401  (registers the repgym ids)
 from repgym.agents import AGENTS, hyperparams, make_agent
-from repgym.agents.callbacks import StopTraining
 from repgym.agents.hyperparams import all_entries, tuned_entry
 from repgym.agents.training import make_training_env, train_agent
 from repgym.cli import main
@@ -160,17 +160,6 @@ def test_without_an_entry_steps_are_required_in_one_line(small_qr, tmp_path, cap
 
 
 def test_rerunning_the_same_command_resumes_with_the_entry(small_qr, tmp_path) -> None:
-    class StopAfter(StopTraining):
-        def __init__(self, calls: int) -> None:
-            super().__init__()
-            self.calls = calls
-
-        def on_step(self, agent) -> bool:
-            self.calls -= 1
-            if self.calls == 0:
-                self.set("test")
-            return super().on_step(agent)
-
     kwargs = {"hyperparameters": {"n_quantiles": 6}, "out_dir": tmp_path, "eval_episodes": 0, "tuned": True}
     first = train_agent("qr-dqn", "CartPole-v1", None, stop=StopAfter(80), **kwargs)
     assert (first.finished, first.total_steps, first.target_steps) == (False, 80, 200)

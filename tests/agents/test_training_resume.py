@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from training_helpers import StopAfter
 
 import repgym  # noqa: F401
 from repgym.agents.callbacks import StopTraining, stop_on_signals
@@ -68,20 +69,6 @@ def test_interrupted_train_resumes_with_the_same_command(tmp_path):
     assert max(counts.values()) == 1  # no (step, metric) twice
     steps = {int(r["step"]) for r in rows if r["metric"] == "rollout/epsilon"}
     assert {100, PAUSE_AT, PAUSE_AT + 100, TOTAL} <= steps and max(steps) == TOTAL
-
-
-class StopAfter(StopTraining):
-    """Sets itself on the ``calls``-th step, as a signal arriving during that step would."""
-
-    def __init__(self, calls: int) -> None:
-        super().__init__()
-        self.calls = calls
-
-    def on_step(self, agent) -> bool:
-        self.calls -= 1
-        if self.calls == 0:
-            self.set("test")
-        return super().on_step(agent)
 
 
 FAMILIES = {

@@ -13,6 +13,8 @@ import sys
 import gymnasium as gym
 from gymnasium.envs.classic_control import CartPoleEnv
 
+from repgym.agents.callbacks import StopTraining
+
 PAUSE_VAR = "REPGYM_TEST_PAUSE_AT"
 
 
@@ -32,3 +34,17 @@ class PausingCartPole(CartPoleEnv):
 
 if "PausingCartPole-v0" not in gym.registry:
     gym.register("PausingCartPole-v0", entry_point=PausingCartPole, max_episode_steps=500)
+
+
+class StopAfter(StopTraining):
+    """Sets itself on the ``calls``-th step, as a signal arriving during that step would."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def on_step(self, agent) -> bool:
+        self.calls -= 1
+        if self.calls == 0:
+            self.set("test")
+        return super().on_step(agent)
