@@ -23,7 +23,8 @@ FORMATS = ("table", "md", "csv", "html")
 
 
 def _num(x: float | None, digits: int = 2) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
+    """``x`` to ``digits`` places; a value that rounds to zero prints as 0, never -0."""
+    return "—" if x is None else f"{(x if round(x, digits) != 0 else 0.0):.{digits}f}"
 
 
 def _hp(hp: dict[str, Any], width: int = 40) -> str:
