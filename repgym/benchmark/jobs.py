@@ -28,12 +28,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from repgym.runs import EvalProtocol, play
+from repgym.runs import ZOO_PREFIX, EnvSpec, EvalProtocol, play
+from repgym.runs.env_spec import canonical_kwargs
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What one job runs. ``train_steps`` is 0 for baselines, at least 1 for learning agents."""
+    """What one job runs. ``train_steps`` is 0 for baselines, at least 1 for learning agents; for a shipped agent
+    (``zoo:NAME``, evaluated only) the budget it was trained with. ``num_envs``: the vector env a learner trains on."""
 
     env_id: str
     agent: str
@@ -44,6 +46,7 @@ class JobSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     suite: str | None = None  # which suite asked for it (not part of the key)
+    num_envs: int = 1  # part of the key only when not 1 (keys of jobs written before it existed stay valid)
 
     @property
     def protocol(self) -> str:
@@ -54,6 +57,8 @@ class JobSpec:
         out = {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "agent": self.agent,
                "hyperparameters": self.hyperparameters, "train_steps": self.train_steps,
                "eval_episodes": self.eval_episodes, "protocol": self.protocol}  # fmt: skip
+        if self.num_envs != 1:
+            out["num_envs"] = self.num_envs
         return {**out, "seed": self.seed} if with_seed else out
 
     @property
@@ -102,7 +107,10 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
     env = gym.make(spec.env_id, **spec.env_kwargs)
     checkpoint, curve = None, None
     try:
-        if is_baseline(spec.agent):
+        if spec.agent.startswith(ZOO_PREFIX):
+            agent = _shipped_agent(spec, env)
+            checkpoint = spec.agent
+        elif is_baseline(spec.agent):
             if spec.train_steps:
                 raise ValueError(f"baseline {spec.agent!r} does not train; train_steps must be 0")
             if spec.hyperparameters:
@@ -120,7 +128,7 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
             out = Path(run_dir) / spec.key  # the job's own folder: a rerun of the job trains afresh
             result = train_agent(spec.agent, spec.env_id, spec.train_steps, hyperparameters=spec.hyperparameters,
                                  env_kwargs=spec.env_kwargs, seed=spec.seed, out_dir=out, eval_episodes=0,
-                                 overwrite=True)  # fmt: skip
+                                 num_envs=spec.num_envs, overwrite=True)  # fmt: skip
             checkpoint, curve = str(result.checkpoint), learning_curve(out / "logs")
             agent = load_agent(result.checkpoint, env=env)
         protocol = EvalProtocol(spec.eval_episodes, epsilon=spec.epsilon, rng_seed=spec.seed)
@@ -129,6 +137,28 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
         env.close()
     return {"status": "ok", "returns": returns.tolist(), "mean": float(returns.mean()), "std": float(returns.std()),
             "checkpoint": checkpoint, "learning_curve": curve}  # fmt: skip
+
+
+def _shipped_agent(spec: JobSpec, env: gym.Env) -> Any:
+    """The zoo checkpoint ``spec.agent`` (``zoo:NAME``), loaded for ``env`` after checking that the job asks for
+    the env configuration and budget the manifest records (a job evaluates the shipped agent, it never trains)."""
+    from repgym.agents import load_agent
+    from repgym.agents.zoo import zoo_entry
+
+    entry = zoo_entry(spec.agent.removeprefix(ZOO_PREFIX))
+    if spec.hyperparameters:
+        raise ValueError(
+            f"{spec.agent} is evaluated as shipped; it takes no hyperparameters, got {spec.hyperparameters}"
+        )
+    asked, shipped = EnvSpec(spec.env_id, spec.env_kwargs), entry.env
+    if (
+        canonical_kwargs(asked.id, asked.kwargs) != canonical_kwargs(shipped.id, shipped.kwargs)
+        or asked.id != shipped.id
+    ):
+        raise ValueError(f"{spec.agent} was trained on {shipped}; the job asks for {asked}")
+    if spec.train_steps != entry.train_steps:
+        raise ValueError(f"{spec.agent} was trained for {entry.train_steps} steps; the job says {spec.train_steps}")
+    return load_agent(spec.agent, env=env)
 
 
 def execute_job(spec: JobSpec | dict[str, Any], run_dir: str | os.PathLike) -> dict[str, Any]:

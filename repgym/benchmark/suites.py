@@ -18,14 +18,20 @@ for K seeds of every job, the expert's included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from repgym.benchmark.baseline_policies import baseline_name, baseline_names, is_baseline
 from repgym.benchmark.jobs import JobSpec
+from repgym.runs import ZOO_PREFIX
+from repgym.runs.env_spec import canonical_kwargs
+
+if TYPE_CHECKING:
+    from repgym.agents.hyperparams import TunedEntry
+    from repgym.agents.zoo import ZooEntry
 
 # Env kinds, from the env: what a learner can act in.
 MASKED, DISCRETE, CONTINUOUS = "discrete+masks", "discrete", "continuous"
@@ -64,13 +70,20 @@ class Suite:
     learners: tuple[Learner, ...]
     skip_baselines: tuple[str, ...] = ()
     single_seed: tuple[str, ...] = ("expert",)  # baselines that run with seed 0 only (unless seeds are asked for)
+    # env id -> the env configurations the suite runs on it (constructor arguments); others: the registered one
+    variants: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    tuned: bool = False  # learners: every agent's tuned entry for the config (hyperparams/*.toml), at its budget
+    zoo: bool = False  # also evaluate the shipped agents (repgym zoo) on their env configs, baselines beside them
 
+
+_DELAYS = ({"delay": 0}, {"delay": 5}, {"delay": 20})
 
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
-        Suite("quick", "baselines + learners trained for 2-3k steps, 3 seeds x 10 episodes; minutes on a laptop",
-              seeds=3, eval_episodes=10, skip_baselines=("tabu-colour",), learners=(
+        Suite("quick", "baselines + learners trained for 2-3k steps, 3 seeds x 10 episodes, and the shipped "
+              "(zoo) agents evaluated; minutes on a laptop",
+              seeds=3, eval_episodes=10, skip_baselines=("tabu-colour",), zoo=True, learners=(
                   Learner("sb3-maskable-ppo", 2048, (MASKED,), _PPO_SHORT),
                   Learner("sb3-ppo", 2048, (DISCRETE, CONTINUOUS), _PPO_SHORT),
                   Learner("qr-dqn", 2000, (MASKED, DISCRETE), _QR_SHORT),
@@ -84,6 +97,14 @@ SUITES: dict[str, Suite] = {
                   Learner("lookahead", 50_000, (MASKED,), modules=_BUBBLE),
                   Learner("sb3-sac", 50_000, (CONTINUOUS,)),
               )),
+        Suite("reference", "every baseline + every tuned entry (hyperparams/*.toml) at its budget, delayed games "
+              "at delays 0/5/20, 5 seeds x 30 episodes; CPU-days",
+              seeds=5, eval_episodes=30, learners=(), tuned=True, variants={
+                  "repgym/KeyToDoor-v0": _DELAYS,
+                  "repgym/Umbrella-v0": _DELAYS,
+                  "repgym/LaggedControl-v0": ({"delay": 0}, {"delay": 3}),
+                  "repgym/HiddenSequence-v0": ({"delay": 3},),
+              }),
     )
 }  # fmt: skip
 
@@ -119,14 +140,17 @@ def make_jobs(
     epsilon: float = 0.0,
     env_kwargs: dict[str, Any] | None = None,
 ) -> list[JobSpec]:
-    """The (env x agent x seed) jobs of ``suite``, restricted to ``envs`` and ``agents`` when given.
+    """The (env config x agent x seed) jobs of ``suite``, restricted to ``envs`` and ``agents`` when given.
 
+    Env configs: each selected env with the suite's ``variants`` of it (else its registered configuration), plus
+    the configs that the suite's tuned entries and shipped agents were trained on; every config gets the baselines.
     Baselines may be named as ``repgym list`` shows them (``policy:greedy``) or bare (``greedy``); jobs store the
     bare name. An agent named in ``agents`` that the suite does not list is added where it can act: a baseline where it
-    applies, a registered learning agent with the budget of the suite's first learner for that env kind.
-    ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically (a different protocol, other entries).
-    ``env_kwargs`` are constructor arguments for every selected env (e.g. ``delay=5``: the configuration people
-    played, so that their recordings get random and agent references); an env that rejects them is an error."""
+    applies, a registered learning agent with the budget of the suite's first learner for that env kind, a shipped
+    agent (``zoo:NAME``) on its own config. ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically
+    (a different protocol, other entries). ``env_kwargs`` are constructor arguments for every selected env instead
+    of the suite's variants (e.g. ``delay=5``: the configuration people played, so that their recordings get random
+    and agent references); an env that rejects them is an error."""
     import repgym.envs  # noqa: F401  (registers the ids)
     from repgym.agents import AGENTS
 
@@ -140,36 +164,115 @@ def make_jobs(
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
     wanted = list(dict.fromkeys(baseline_name(a) for a in agents)) if agents else None
+    names_zoo = any(a.startswith(ZOO_PREFIX) for a in wanted or ())
+    shipped = _shipped_agents(wanted) if names_zoo or (suite.zoo and not wanted) else {}  # --agents X: X's jobs only
     if wanted:
-        unknown = [a for a in wanted if not is_baseline(a) and a not in AGENTS]
+        unknown = [a for a in wanted if not is_baseline(a) and a not in AGENTS and a not in shipped]
         if unknown:
             raise ValueError(f"unknown agent {', '.join(map(repr, unknown))}; expected a baseline (policy:random, "
-                             f"policy:greedy, ... as repgym list shows them) or one of {sorted(AGENTS)}")  # fmt: skip
-    jobs: list[JobSpec] = []
-    for env_id in select_envs(envs):
-        try:
-            env = gym.make(env_id, **(env_kwargs or {}))
-        except TypeError as err:
-            raise ValueError(f"{env_id} does not take the env arguments {env_kwargs}: {err}; choose the envs "
-                             "that do with --envs") from None  # fmt: skip
-        kind, baselines = env_kind(env), baseline_names(env)
-        fitting = [learner for learner in suite.learners if learner.plays(env, kind)]
-        env.close()
-        plays: list[tuple[str, int, dict[str, Any]]] = [(b, 0, {}) for b in baselines if b not in suite.skip_baselines]
-        plays += [(learner.agent, learner.steps, learner.hyperparameters) for learner in fitting]
-        if wanted:
-            listed = {name for name, _, _ in plays}
-            extra = [(a, 0, {}) for a in wanted if a in baselines and a not in listed]
-            in_suite = {learner.agent for learner in suite.learners}  # those the suite keeps off envs they cannot play
-            extra += [(a, fitting[0].steps if fitting else 10_000, {}) for a in wanted
-                      if a in AGENTS and a not in listed and a not in in_suite]  # fmt: skip
-            plays = [p for p in plays + extra if p[0] in wanted]
-        for agent, steps, hp in plays:
-            agent_seeds = 1 if seeds is None and agent in suite.single_seed else n_seeds
-            jobs += [JobSpec(env_id, agent, seed, steps, episodes, epsilon, env_kwargs=dict(env_kwargs or {}),
-                             hyperparameters=dict(hp), suite=suite.name)
-                     for seed in range(agent_seeds)]  # fmt: skip
-    return jobs
+                             f"policy:greedy, ... as repgym list shows them), one of {sorted(AGENTS)} or a shipped "
+                             "agent zoo:NAME (repgym zoo lists them)")  # fmt: skip
+    ids = select_envs(envs)
+    selected: list[tuple[str, dict[str, Any]]] = []  # the suite's learners play these; the baselines play all
+    for env_id in ids:
+        variants = (
+            [dict(env_kwargs)]
+            if env_kwargs
+            else [canonical_kwargs(env_id, v) for v in suite.variants.get(env_id, ({},))]
+        )
+        selected += [(env_id, v) for v in variants]
+    configs = list(selected)
+    if not env_kwargs:  # the configs the shipped agents were trained on join the selected envs'
+        configs += [(e.env.id, canonical_kwargs(e.env.id, e.env.kwargs)) for e in shipped.values() if e.env.id in ids]
+
+    jobs: dict[str, JobSpec] = {}
+    done: list[tuple[str, dict[str, Any]]] = []
+    while configs:
+        env_id, config = configs.pop(0)
+        if (env_id, config) in done:
+            continue
+        done.append((env_id, config))
+        plays, more = _plays(suite, env_id, config, shipped, wanted, with_learners=(env_id, config) in selected)
+        configs += more
+        for play in plays:
+            single = seeds is None and (play.agent in suite.single_seed or play.agent in shipped)
+            for seed in range(1 if single else n_seeds):
+                job = JobSpec(env_id, play.agent, seed, play.steps, episodes, epsilon, env_kwargs=dict(config),
+                              hyperparameters=dict(play.hyperparameters), suite=suite.name,
+                              num_envs=play.num_envs)  # fmt: skip
+                jobs.setdefault(job.key, job)
+    return list(jobs.values())
+
+
+@dataclass(frozen=True)
+class _Play:
+    """One agent on one env config: budget, hyperparameters and vector-env size of its jobs."""
+
+    agent: str
+    steps: int = 0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    num_envs: int = 1
+
+
+def _plays(
+    suite: Suite,
+    env_id: str,
+    config: dict[str, Any],
+    shipped: dict[str, ZooEntry],
+    wanted: list[str] | None,
+    with_learners: bool,
+) -> tuple[list[_Play], list[tuple[str, dict[str, Any]]]]:
+    """What plays on ``env_id`` made with ``config``, and the other configs that a tuned entry moved a learner to
+    (an entry may add env arguments, e.g. pixel observations)."""
+    from repgym.agents import AGENTS
+
+    try:
+        env = gym.make(env_id, **config)
+    except TypeError as err:
+        raise ValueError(f"{env_id} does not take the env arguments {config}: {err}; choose the envs "
+                         "that do with --envs") from None  # fmt: skip
+    kind, baselines = env_kind(env), baseline_names(env)
+    fitting = [learner for learner in suite.learners if learner.plays(env, kind)]
+    env.close()
+    plays = [_Play(b) for b in baselines if b not in suite.skip_baselines]
+    if with_learners:
+        plays += [_Play(learner.agent, learner.steps, learner.hyperparameters) for learner in fitting]
+    more: list[tuple[str, dict[str, Any]]] = []
+    if suite.tuned:
+        for entry in _tuned_entries(env_id, config):
+            target = canonical_kwargs(env_id, {**config, **entry.env_kwargs})
+            if target != config:
+                more.append((env_id, target))
+            else:
+                plays.append(_Play(entry.agent, entry.n_timesteps, entry.hyperparameters, entry.n_envs))
+    plays += [_Play(name, entry.train_steps) for name, entry in shipped.items()
+              if entry.env.id == env_id and canonical_kwargs(env_id, entry.env.kwargs) == config]  # fmt: skip
+    if wanted:
+        listed = {p.agent for p in plays}
+        extra = [_Play(a) for a in wanted if a in baselines and a not in listed]
+        in_suite = {learner.agent for learner in suite.learners}  # those the suite keeps off envs they cannot play
+        extra += [_Play(a, fitting[0].steps if fitting else 10_000) for a in wanted
+                  if a in AGENTS and a not in listed and a not in in_suite and with_learners]  # fmt: skip
+        plays = [p for p in plays + extra if p.agent in wanted]
+    return plays, more
+
+
+def _tuned_entries(env_id: str, config: dict[str, Any]) -> list[TunedEntry]:
+    """Every agent's tuned entry for ``env_id`` made with ``config``, one per agent that has one."""
+    from repgym.agents import AGENTS
+    from repgym.agents.hyperparams import tuned_entry
+
+    found = (tuned_entry(agent, env_id, config) for agent in sorted(AGENTS))
+    return [entry for entry in found if entry is not None]
+
+
+def _shipped_agents(wanted: list[str] | None) -> dict[str, ZooEntry]:
+    """The shipped agents by their ``zoo:NAME`` (only those named in ``wanted``, when it names any)."""
+    from repgym.agents.zoo import read_zoo
+
+    entries = {f"{ZOO_PREFIX}{entry.name}": entry for entry in read_zoo()}
+    named = [a for a in wanted or () if a.startswith(ZOO_PREFIX)]
+    return {a: e for a, e in entries.items() if a in named} if named else entries
 
 
 __all__ = ["CONTINUOUS", "DISCRETE", "MASKED", "SUITES", "Learner", "Suite", "env_kind", "make_jobs", "select_envs"]

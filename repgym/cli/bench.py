@@ -15,9 +15,13 @@ every finished job (so a killed run resumes). Jobs run in worker processes (--ba
 tasks (--backend ray; pip install "repgym[ray]"), on a local Ray instance or the cluster at --address.
 
 suites:
-  quick   every baseline (random, size-weighted, greedy, optimal, ...) and learners trained for 2-3k steps,
-          3 seeds x 10 episodes on every registered env (expert: one seed); minutes on a 2-core laptop
-  full    every baseline and learners trained for 50k steps, 5 seeds x 30 episodes; hours of CPU
+  quick      every baseline (random, size-weighted, greedy, optimal, ...) and learners trained for 2-3k steps,
+             3 seeds x 10 episodes on every registered env (expert: one seed), and the shipped agents (repgym zoo)
+             evaluated on their own env configs beside random and the expert; minutes on a 2-core laptop
+  full       every baseline and learners trained for 50k steps, 5 seeds x 30 episodes; hours of CPU
+  reference  every baseline and every tuned entry (repgym/agents/hyperparams/*.toml) at its own budget and settings,
+             the delayed games at delays 0, 5 and 20 (LaggedControl 0 and 3, HiddenSequence 3), 5 seeds x 30
+             episodes; CPU-days: run it on a cluster (--backend ray) or a subset with --envs / --agents
 
 database: --db, else $REPGYM_DB, else ~/.local/share/repgym/leaderboard.sqlite ($XDG_DATA_HOME respected);
 checkpoints go to runs/ and videos to videos/ beside it.
@@ -27,6 +31,9 @@ examples:
   repgym bench --envs BubbleBreaker-v0 SameGame-v0 --agents policy:random policy:greedy sb3-maskable-ppo --seeds 5
   repgym bench --envs SameGame-v0 --agents policy:expert     the expert reference of the expert-norm column
   repgym bench --suite full --backend ray --address ray://head-node:10001
+  repgym bench --suite reference --envs Umbrella-v0 KeyToDoor-v0       the tuned learners on the delayed games
+  repgym bench --envs TwoLinkReach-v0 --agents zoo:sac-reach policy:random policy:expert
+      a shipped agent (repgym zoo lists them) beside its references
   repgym bench --envs Umbrella-v0 --video
   repgym bench --envs KeyToDoor-v0 --set delay=5       the configuration people played (their recordings' entry)
   repgym bench --envs KeyToDoor-v0 --epsilon 0.05        epsilon-greedy evaluation: entries of their own
@@ -64,6 +71,17 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, metavar="PATH",
                         help="leaderboard database (default: $REPGYM_DB, else "
                              "~/.local/share/repgym/leaderboard.sqlite)")  # fmt: skip
+
+
+def _budget(job) -> str:
+    """What a job trains, as the dry run lists it."""
+    from repgym.runs import ZOO_PREFIX
+
+    if job.agent.startswith(ZOO_PREFIX):
+        return f"shipped (trained {job.train_steps:,} steps)"
+    if not job.train_steps:
+        return "no training"
+    return f"trains {job.train_steps:,} steps" + (f" on {job.num_envs} envs" if job.num_envs != 1 else "")
 
 
 def register(sub) -> dict[str, Handler]:
@@ -128,8 +146,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from repgym.benchmark.runner import pending_jobs, run_bench
     from repgym.benchmark.store import LeaderboardStore, default_db_path
     from repgym.benchmark.suites import make_jobs
-    from repgym.benchmark.table import build_entries
+    from repgym.benchmark.table import build_entries, env_label
     from repgym.benchmark.video import record_best_seeds
+    from repgym.runs import ZOO_PREFIX
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     jobs = make_jobs(
@@ -149,9 +168,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         else:
             todo = list({job.key: job for job in jobs}.values())
         for job in todo:
-            console.print(f"{job.env_id}  {job.agent}  seed {job.seed}  {job.train_steps} steps  "
-                          f"{job.eval_episodes} episodes  {job.protocol}  key {job.key[:12]}")  # fmt: skip
-        console.print(f"{len(todo)} of {len(jobs)} jobs to run; database {path}{'' if path.exists() else ' (new)'}")
+            line = (f"{env_label(job.env_id, job.env_kwargs)}  {job.agent}  seed {job.seed}  {_budget(job)}  "
+                    f"{job.eval_episodes} episodes  {job.protocol}  key {job.key[:12]}")  # fmt: skip
+            console.print(line, markup=False)
+        steps = sum(job.train_steps for job in todo if not job.agent.startswith(ZOO_PREFIX))
+        console.print(f"{len(todo)} of {len(jobs)} jobs to run ({steps:,} training steps); database {path}"
+                      f"{'' if path.exists() else ' (new)'}")  # fmt: skip
         return 0
     with LeaderboardStore(args.db) as store:
         console.print(f"[bold]repgym bench[/bold] {_selection(args)}: {len(jobs)} jobs, database {store.path}")

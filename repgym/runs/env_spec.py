@@ -111,6 +111,41 @@ class EnvSpec:
         return gym.make_vec(self.id, num_envs, vectorization_mode, **{**self.kwargs, **overrides})
 
 
+def env_arguments(env_id: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every argument ``env_id`` is made with: ``given`` over its registered kwargs over its constructor's
+    defaults (as far as the entry point's signature tells). An unregistered id: ``given`` alone."""
+    import inspect
+
+    from gymnasium.envs.registration import load_env_creator
+
+    import repgym.envs  # noqa: F401  (registers the ids)
+
+    given = dict(given or {})
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return given
+    defaults: dict[str, Any] = {}
+    try:
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        defaults = {n: p.default for n, p in inspect.signature(creator).parameters.items() if p.default is not p.empty}
+    except (ImportError, AttributeError, ValueError, TypeError):
+        pass
+    return {**defaults, **spec.kwargs, **given}
+
+
+def canonical_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` without the arguments that equal what ``env_id`` is made with anyway (registered or constructor
+    defaults), keys sorted: one name per env configuration, e.g. KeyToDoor's ``{"delay": 20}`` is ``{}``."""
+    defaults = env_arguments(env_id)
+    return {k: v for k, v in sorted(kwargs.items()) if k not in defaults or not same_argument(defaults[k], v)}
+
+
+def same_argument(a: Any, b: Any) -> bool:
+    """Equal as env arguments: 20 and 20.0 are the same delay, but ``True`` is not 1 (as it is in Python)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
 def parse_value(text: str) -> Any:
     """An env argument (or ``--set`` value) written as text: int, float, true/false, none, else the text itself."""
     lowered = text.lower()

@@ -41,8 +41,65 @@ def test_quick_suite_covers_every_registered_env_with_its_baselines():
     assert {j.seed for j in experts} == {0}  # the expert is a reference: one seed
     games = {e.id for e in all_envs() if "Reach" not in e.id and "Thrower" not in e.id}  # bubble and delayed games
     assert games <= {j.env_id for j in experts}  # (physics bodies too, once their experts exist)
-    others = [j for j in jobs if j.agent != "expert"]
+    others = [j for j in jobs if j.agent != "expert" and not j.agent.startswith("zoo:")]
     assert Counter(j.seed for j in others)[0] == len(others) // 3  # 3 seeds each
+
+
+def test_quick_suite_evaluates_each_shipped_agent_beside_the_references_of_its_config():
+    from repgym.agents.zoo import read_zoo
+
+    jobs = make_jobs("quick")
+    for entry in read_zoo():
+        mine = [j for j in jobs if j.agent == entry.ref]
+        assert len(mine) == 1 and mine[0].train_steps == entry.train_steps and mine[0].seed == 0
+        config = [j.agent for j in jobs if (j.env_id, j.env_kwargs) == (mine[0].env_id, mine[0].env_kwargs)]
+        assert {"random", "expert"} <= set(config)
+    key_to_door = next(j for j in jobs if j.agent == "zoo:qr-keytodoor-d5")
+    assert key_to_door.env_kwargs == {"delay": 5}  # a config of its own, the default one stays {}
+    reach = next(j for j in jobs if j.agent == "zoo:sac-reach")
+    assert reach.env_kwargs == {}  # its recorded arguments are the registered ones: the env's default config
+    only = make_jobs("quick", agents=["zoo:sac-reach"])
+    assert [(j.agent, j.env_id) for j in only] == [("zoo:sac-reach", "repgym/TwoLinkReach-v0")]
+    with pytest.raises(ValueError, match="unknown agent 'zoo:nope'"):
+        make_jobs("quick", agents=["zoo:nope"])
+
+
+def test_reference_suite_runs_every_tuned_entry_at_its_budget_on_the_delays_asked_for():
+    from repgym.agents.hyperparams import all_entries
+
+    jobs = make_jobs("reference")
+    configs = {(j.env_id, tuple(sorted(j.env_kwargs.items()))) for j in jobs}
+    for game in ("KeyToDoor", "Umbrella"):
+        assert (f"repgym/{game}-v0", (("delay", 0),)) in configs
+        assert (f"repgym/{game}-v0", (("delay", 5),)) in configs
+        assert (f"repgym/{game}-v0", ()) in configs  # delay 20 is the default: one name for the config
+    assert {("repgym/LaggedControl-v0", (("delay", 0),)), ("repgym/LaggedControl-v0", (("delay", 3),)),
+            ("repgym/HiddenSequence-v0", ())} <= configs  # fmt: skip
+    for entry in all_entries():
+        if not entry.env_id.startswith("repgym/") or entry.env_config.get("rows") == 8:
+            continue  # the suite runs the registered boards, not the 8x8 study board
+        runs = [j for j in jobs if j.env_id == entry.env_id and j.agent == entry.agent
+                and j.train_steps == entry.n_timesteps and j.hyperparameters == entry.hyperparameters]  # fmt: skip
+        assert sorted(j.seed for j in runs) == [0, 1, 2, 3, 4], entry.label
+        assert {j.num_envs for j in runs} == {entry.n_envs} and {j.eval_episodes for j in runs} == {30}
+        beside = {j.agent for j in jobs if (j.env_id, j.env_kwargs) == (runs[0].env_id, runs[0].env_kwargs)}
+        assert "random" in beside, entry.label  # every config a learner runs on has its references
+    pixels = [j for j in jobs if j.agent == "world-model"]
+    assert {j.env_kwargs.get("obs_mode") for j in pixels} == {"pixels"}  # the entry's own env arguments
+    assert len({j.key for j in jobs}) == len(jobs)
+
+
+def test_a_shipped_agent_job_evaluates_it_and_refuses_another_config(tmp_path):
+    row = execute_job(JobSpec("repgym/KeyToDoor-v0", "zoo:qr-keytodoor-d5", 0, 30_000, eval_episodes=3,
+                              env_kwargs={"delay": 5}), tmp_path)  # fmt: skip
+    assert row["status"] == "ok" and row["checkpoint"] == "zoo:qr-keytodoor-d5" and len(row["returns"]) == 3
+    assert not any(tmp_path.iterdir())  # evaluated, never trained
+    wrong = execute_job(JobSpec("repgym/KeyToDoor-v0", "zoo:qr-keytodoor-d5", 0, 30_000, eval_episodes=1), tmp_path)
+    assert wrong["status"] == "failed"
+    assert (
+        "zoo:qr-keytodoor-d5 was trained on repgym/KeyToDoor-v0(delay=5); the job asks for repgym/KeyToDoor-v0"
+        in (wrong["error"])
+    )
 
 
 def test_env_arguments_reach_every_job_and_an_env_that_rejects_them_is_named():
@@ -77,6 +134,10 @@ def test_job_key_covers_the_protocol_but_not_the_suite():
               JobSpec("repgym/Umbrella-v0", "random", 0, eval_episodes=11),
               JobSpec("repgym/Umbrella-v0", "random", 0, env_kwargs={"delay": 3})]  # fmt: skip
     assert len({base.key, *(o.key for o in others)}) == 5
+    assert JobSpec("repgym/Umbrella-v0", "qr-dqn", 0, 100, num_envs=1).key == JobSpec("repgym/Umbrella-v0", "qr-dqn",
+                                                                                       0, 100).key  # fmt: skip
+    assert JobSpec("repgym/Umbrella-v0", "qr-dqn", 0, 100, num_envs=4).key != JobSpec("repgym/Umbrella-v0", "qr-dqn",
+                                                                                       0, 100).key  # fmt: skip
     assert base.entry_key == others[0].entry_key  # seeds of one entry
 
 

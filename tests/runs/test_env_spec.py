@@ -37,3 +37,17 @@ def test_bad_specs_are_refused_in_one_line() -> None:
         EnvSpec("CartPole-v1", {"render": object()})
     with pytest.raises(ValueError, match="num_envs must be at least 1"):
         EnvSpec("CartPole-v1").make_vec(0)
+
+
+def test_canonical_kwargs_drop_what_the_env_is_made_with_anyway():
+    from repgym.runs.env_spec import canonical_kwargs, env_arguments
+
+    assert canonical_kwargs("repgym/KeyToDoor-v0", {"delay": 20}) == {}  # the constructor's default
+    assert canonical_kwargs("repgym/KeyToDoor-v0", {"obs_mode": "pixels", "delay": 5}) == {
+        "delay": 5,
+        "obs_mode": "pixels",
+    }
+    assert canonical_kwargs("repgym/TwoLinkReachZeroG-v0", {"links": 2, "gravity": 0.0}) == {}  # registered kwargs
+    assert canonical_kwargs("repgym/TwoLinkReachZeroG-v0", {"gravity": 9.81}) == {"gravity": 9.81}
+    assert env_arguments("repgym/KeyToDoor-v0")["delay"] == 20
+    assert env_arguments("NotRegistered-v9", {"a": 1}) == {"a": 1}

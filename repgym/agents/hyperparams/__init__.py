@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from repgym.runs.env_spec import parse_value
+from repgym.runs.env_spec import env_arguments, parse_value, same_argument
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,10 +67,10 @@ class TunedEntry:
         """``qr-dqn.toml ["repgym/KeyToDoor-v0 delay=5"]``: the file and the table, as a reader finds them."""
         return f'{self.path.name} ["{self.key}"]'
 
-    def matches(self, env_id: str, env_arguments: dict[str, Any]) -> bool:
-        """Whether the entry is for ``env_id`` made with ``env_arguments`` (all of them, defaults included)."""
+    def matches(self, env_id: str, arguments: dict[str, Any]) -> bool:
+        """Whether the entry is for ``env_id`` made with ``arguments`` (all of them, defaults included)."""
         return env_id == self.env_id and all(
-            name in env_arguments and _same(env_arguments[name], value) for name, value in self.env_config.items()
+            name in arguments and same_argument(arguments[name], value) for name, value in self.env_config.items()
         )
 
 
@@ -133,29 +133,6 @@ def declared_hyperparameters(agent: str) -> dict[str, inspect.Parameter] | None:
     return {n: p for n, p in params.items() if n not in _RUN_ARGUMENTS and n not in fixed}
 
 
-def env_arguments(env_id: str, given: dict[str, Any]) -> dict[str, Any]:
-    """Every argument ``env_id`` is made with: ``given`` over its registered kwargs over its constructor's
-    defaults (as far as the entry point's signature tells)."""
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
-
-    import repgym.envs  # noqa: F401  (registers the repgym ids)
-
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error:
-        return dict(given)
-    defaults: dict[str, Any] = {}
-    try:
-        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
-        signature = inspect.signature(creator)
-    except (ImportError, AttributeError, ValueError, TypeError):
-        signature = None
-    if signature is not None:
-        defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
-    return {**defaults, **spec.kwargs, **given}
-
-
 # -- reading one entry --------------------------------------------------------------------------------------------
 
 
@@ -177,7 +154,7 @@ def _entry(agent: str, path: Path, key: str, table: Any,
     extra_env = table.get("env_kwargs", {})
     if not isinstance(extra_env, dict):
         raise ValueError(f'{where}: env_kwargs must be a table such as {{ obs_mode = "pixels" }}, got {extra_env!r}')
-    clash = sorted(n for n in extra_env if n in env_config and not _same(extra_env[n], env_config[n]))
+    clash = sorted(n for n in extra_env if n in env_config and not same_argument(extra_env[n], env_config[n]))
     if clash:
         raise ValueError(f"{where}: env_kwargs sets {clash} otherwise than the entry's name")
     tuned = table.get("tuned")
@@ -294,11 +271,6 @@ def _declared_elsewhere(entry_point: str, fixed: dict[str, Any]) -> dict[str, in
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, and both or neither a bool (``True == 1`` in Python, not in an env argument)."""
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 __all__ = ["FOLDER", "TunedEntry", "all_entries", "declared_hyperparameters", "env_arguments", "read_entries",
