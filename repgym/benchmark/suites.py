@@ -2,19 +2,24 @@
 
 Every id of :func:`repgym.envs.registry.all_envs` is in every suite; what runs on it follows from the env itself
 (its action space, whether it has action masks, its family's baselines), so an env registered later joins the
-suites without an edit here.
+suites without an edit here. A suite runs on env *configurations* (an id and constructor arguments, written
+without the arguments that equal the env's defaults, so ``KeyToDoor delay=20`` and plain ``KeyToDoor`` are one).
 
 - ``quick`` (``repgym bench --suite quick``, the README's first command): every baseline except the slow ones,
-  and short-budget learners (a few thousand steps, small networks) on each env, 3 seeds x 10 evaluation episodes.
-  Sized to finish in well under 10 minutes on a 2-core CPU machine.
+  and short-budget learners (a few thousand steps, small networks) on each env, 3 seeds x 10 evaluation episodes;
+  plus every shipped agent (``zoo:NAME``, evaluation only, one seed) on the configuration it was trained on, with
+  the baselines of that configuration beside it, so the first table ranks learned agents.
 - ``full``: every baseline and learners with 50k-step budgets and default hyperparameters, 5 seeds x 30 episodes.
   Hours of CPU: run it with ``--backend ray`` on a cluster, or leave it running.
+- ``reference``: every baseline and every agent's tuned entry (:mod:`repgym.agents.hyperparams`) with its own
+  hyperparameters, budget and vector-env size, the delayed games at delays 0, 5 and 20 (LaggedControl at 0 and 3,
+  HiddenSequence at 3), 5 seeds x 30 episodes. An entry that adds env arguments (pixels) brings its configuration,
+  baselines included. A configuration without an entry shows baselines only: that gap is the data's, not hidden.
 
 The ``expert`` baseline runs wherever ``random`` does and the env has an expert, with one seed (``single_seed``):
 it is the reference of the expert-normalised score, not a contestant, the delayed oracle and the physics
 controllers are deterministic, and the Bubble Breaker search's seed only changes its playouts. ``--seeds K`` asks
-for K seeds of every job, the expert's included.
-"""
+for K seeds of every job, the expert's included."""
 
 from __future__ import annotations
 

@@ -132,7 +132,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"({result.steps_per_s:.0f} steps/s); checkpoint {result.checkpoint}")  # fmt: skip
     if result.evaluation is not None:
         ev = result.evaluation
-        print(f"greedy return over {len(ev.returns)} episodes: {ev.mean:.2f} ± {ev.std:.2f}")
+        success = "" if ev.success_rate is None else f", success {ev.success_rate:.0%}"
+        print(f"greedy return over {len(ev.returns)} episodes: {ev.mean:.2f} ± {ev.std:.2f}{success}")
     return 0
 
 
@@ -167,6 +168,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         f"return {ev.mean:.2f} ± {ev.std:.2f} over {len(ev.returns)} episodes (min {ev.returns.min():.2f}, "
         f"max {ev.returns.max():.2f}), mean length {ev.lengths.mean():.1f}, illegal actions {ev.illegal_actions}"
     )
+    if ev.success_rate is not None:
+        print(f"success {ev.success_rate:.0%} ({int(ev.successes.sum())} of {len(ev.successes)} episodes)")
     if ev.scores is not None:
         print(f"score {ev.scores.mean():.2f} ± {ev.scores.std():.2f}")
     if args.plot_distribution:

@@ -58,7 +58,7 @@ def test_every_entry_names_a_registered_env_and_agent_and_builds_it(entry) -> No
     env = make_training_env(entry.env_id, {**entry.env_kwargs, **TINY.get(entry.env_id, {})}, min(entry.n_envs, 2))
     agent = make_agent(entry.agent, env, seed=0, **entry.hyperparameters)
     assert agent.num_timesteps == 0
-    saved = agent._save_hyperparameters()  # what a checkpoint records: the entry's values
+    saved = {**agent._save_meta(), **agent._save_hyperparameters()}  # what a checkpoint records: the entry's values
     for name, value in entry.hyperparameters.items():
         assert json.loads(json.dumps(saved[name])) == value, name
 

@@ -10,10 +10,10 @@ searcher = make_agent("lookahead", "repgym/SameGame-v0", search="nmcs",
 ```
 
 ``search`` picks how ``predict`` chooses a move: ``"lookahead"`` (argmax ``r + V``), or ``"nmcs"``, ``"beam"``,
-``"mcts"`` (see :mod:`.solve`), which search the whole game from the observed position with ``search_time``
-seconds and then play the found sequence move by move while the game follows it (searching again if it does
-not). Search needs a deterministic variant; the Continuous variants play the one-step look-ahead with unknown
-columns (:mod:`.afterstates`).
+``"mcts"`` (see :mod:`.solve`), which search the whole game from the observed position (``search_time`` seconds,
+or one pass of the method's own size, e.g. a beam of ``width``, when it is None) and then play the found sequence
+move by move while the game follows it (searching again if it does not). Search needs a deterministic variant;
+the Continuous variants play the one-step look-ahead with unknown columns (:mod:`.afterstates`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class LookaheadAgent(Agent):
         env: a Bubble Breaker / SameGame env (instance, vector env or registered id).
         seed: seeds the network's initialisation, self-play and exploration.
         search: how ``predict`` chooses moves (:data:`SEARCHES`).
-        search_time: seconds per searched game for ``"nmcs"``, ``"beam"``, ``"mcts"``.
+        search_time: seconds per searched game for ``"nmcs"``, ``"beam"``, ``"mcts"``; None (the default): the
+            method's own single pass (a node budget, e.g. one beam of ``width``: the same moves on any machine).
         search_kwargs: keyword arguments of the search function (level, playout, width, leaf, ...).
         engine: ``"auto"``, ``"numba"`` or ``"numpy"`` (:mod:`.engine`).
         env_kwargs: constructor arguments when ``env`` is an id.
@@ -71,7 +72,7 @@ class LookaheadAgent(Agent):
         env: EnvLike,
         seed: int | None = None,
         search: str = "lookahead",
-        search_time: float = 10.0,
+        search_time: float | None = None,
         search_kwargs: dict[str, Any] | None = None,
         engine: str = "auto",
         env_kwargs: dict[str, Any] | None = None,
@@ -89,7 +90,7 @@ class LookaheadAgent(Agent):
         self.hp = LookaheadConfig(**hyperparameters)
         self.seed = seed
         self.search = search
-        self.search_time = float(search_time)
+        self.search_time = None if search_time is None else float(search_time)
         self.search_kwargs = dict(search_kwargs or {})
         self.engine_kind = engine
         self.log_dir = log_dir
