@@ -11,7 +11,9 @@
 - per episode, ``reset`` (``episode``, ``seed`` — the ``reset(seed=...)`` it was started with —, ``t``,
   ``obs``) then one ``step`` per action (``episode``, ``step``, ``t``, ``action``, ``reward``, ``terminated``,
   ``truncated``, ``obs``) then ``end`` (``episode``, ``reason``: ``terminated`` | ``truncated`` | ``restart`` |
-  ``quit``, ``return``, ``length``, ``success``: the env's ``info["success"]`` at the end, or null);
+  ``quit`` | ``disconnect`` (a browser that went away mid-episode; readers before it refuse such a file, every
+  other file is unchanged), ``return``, ``length``, ``success``: the env's ``info["success"]`` at the end, or
+  null);
 - ``close`` (``episodes``, ``t``) when the session ended normally.
 
 ``t`` is seconds since the session started (monotonic clock); ``obs`` is a 16-hex-digit SHA-256 digest of the
@@ -48,7 +50,7 @@ import repgym
 FORMAT = "repgym-recording"
 FORMAT_VERSION = 1
 ENV_VAR = "REPGYM_RECORDINGS"
-END_REASONS = ("terminated", "truncated", "restart", "quit")
+END_REASONS = ("terminated", "truncated", "restart", "quit", "disconnect")
 
 
 class RecordingError(ValueError):
@@ -225,11 +227,12 @@ class RecordingWriter:
         self._write(kind="end", episode=self.episode, reason=reason, t=self._now(), success=success,
                     length=self._steps, **{"return": self._return})  # fmt: skip
 
-    def close(self) -> None:
-        """End an open episode as ``quit``, write the ``close`` line and close the file (idempotent)."""
+    def close(self, reason: str = "quit") -> None:
+        """End an open episode with ``reason`` (``quit``, or ``disconnect`` when the player's connection dropped),
+        write the ``close`` line and close the file (idempotent)."""
         if self._fd is None:
             return
-        self.end_episode("quit")
+        self.end_episode(reason)
         self._write(kind="close", episodes=self.episode + 1, t=self._now())
         os.close(self._fd)
         self._fd = None
