@@ -24,8 +24,7 @@ from pathlib import Path
 
 from repgym.agents import load_agent
 from repgym.agents.zoo import NAME_PATTERN, Score, ZooEntry, write_entry
-from repgym.benchmark.baseline_policies import BaselineAgent
-from repgym.benchmark.experts import has_expert
+from repgym.benchmark.baseline_policies import reference_results
 from repgym.runs import Checkpoint, EvalProtocol, play, write_checkpoint, zoo_dir
 
 MAX_MB = 10.0  # a shipped checkpoint goes into every wheel
@@ -70,15 +69,11 @@ def build_entry(
         env = shipped.make_env()
         score = Score.of(play(load_agent(shipped, env=env), env, protocol))
         log(f"agent:  {score.text()} over {episodes} episodes from reset seed {protocol.first_seed:,}")
-        random = Score.of(play(None, shipped.make_env(), protocol))
+        random_result, expert_result = reference_results(shipped.require_env(), protocol)
+        random = Score.of(random_result)
         log(f"random: {random.text()}")
-        expert_env = shipped.make_env()
-        expert = None
-        if has_expert(expert_env):
-            expert = Score.of(play(BaselineAgent("expert", expert_env), expert_env, protocol))
-            log(f"expert: {expert.text()}")
-        else:
-            log(f"expert: none for {env_spec.id}")
+        expert = None if expert_result is None else Score.of(expert_result)
+        log(f"expert: {expert.text()}" if expert is not None else f"expert: none for {env_spec.id}")
         _swap_in(staged, root / name)
     finally:
         shutil.rmtree(staged, ignore_errors=True)

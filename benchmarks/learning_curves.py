@@ -4,7 +4,8 @@ Each run is a ``repgym train --out DIR`` folder. Its curve is the greedy return 
 (``DIR/checkpoints/step_N``, written with ``--checkpoint-every``) and of the final one, each played with the default
 evaluation protocol (episode i from reset seed 1,000,000 + i); and, where the agent logs one, the mean return of its
 training episodes (``DIR/logs/metrics.csv``: exploration included, so it sits below the greedy curve). ``DIR=zoo:NAME``
-takes the horizontal references (random, expert) and the title's budget and CPU time from that zoo entry::
+takes the horizontal references (random, expert) and the title's budget and CPU time from that zoo entry; without
+one, random and the expert are measured on the same games as the checkpoints::
 
     python benchmarks/learning_curves.py --out docs/figures/curves-physics.png --title "Physics bodies: SAC" \\
         runs/zoo/sac-reach=zoo:sac-reach runs/zoo/sac-reach-zerog=zoo:sac-reach-zerog
@@ -27,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from repgym.agents.evaluate import evaluate_checkpoint
-from repgym.agents.zoo import ZooEntry, zoo_entry
-from repgym.runs import ZOO_PREFIX, Checkpoint, EnvSpec, EvalProtocol
+from repgym.agents.zoo import zoo_entry
+from repgym.benchmark.baseline_policies import reference_results
+from repgym.runs import ZOO_PREFIX, Checkpoint, EnvSpec, EvalProtocol, EvalResult
 from repgym.runs.env_spec import canonical_kwargs
 
 STEP_DIR = re.compile(r"step_(\d+)$")
@@ -38,10 +40,11 @@ STEP_DIR = re.compile(r"step_(\d+)$")
 class Curve:
     """One run: greedy evaluations of its checkpoints and its training-episode returns, with the references."""
 
-    label: str
+    title: str
     greedy: list[tuple[int, float, float]]  # (env step, mean, std) per checkpoint
     training: list[tuple[int, float]]  # (env step, training episode return)
-    zoo: ZooEntry | None
+    random: float | None  # mean return of the references on the same games
+    expert: float | None
 
 
 def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
@@ -63,26 +66,50 @@ def training_returns(run: Path) -> list[tuple[int, float]]:
     return [(int(r["step"]), float(r["value"])) for r in rows]
 
 
-def measure(spec: str, episodes: int) -> Curve:
-    """The curve of one ``DIR`` or ``DIR=zoo:NAME`` argument."""
+def measure(spec: str, episodes: int, metric: str = "return") -> Curve:
+    """The curve of one ``DIR`` or ``DIR=zoo:NAME`` argument; ``metric``: mean ``return`` or ``success`` rate."""
     folder, _, ref = spec.partition("=")
     run = Path(folder)
-    if not run.is_dir():
-        raise SystemExit(f"learning_curves.py: {run} is not a run folder (repgym train --out DIR)")
+    if not (run / "checkpoint").is_dir():
+        raise SystemExit(f"learning_curves.py: {run} is not a run folder (repgym train --out DIR: DIR/checkpoint)")
     zoo = zoo_entry(ref.removeprefix(ZOO_PREFIX)) if ref else None
     protocol = EvalProtocol(episodes)
     greedy = []
     for step, path in checkpoints_of(run):
         _, env, result = evaluate_checkpoint(Checkpoint.read(path), protocol)
         env.close()
-        greedy.append((step, result.mean, result.std))
-        print(f"{run}: step {step:,}: {result.mean:.2f} ± {result.std:.2f} over {episodes} episodes", flush=True)
-    label = zoo.name if zoo is not None else run.name
-    return Curve(label, greedy, training_returns(run), zoo)
+        value, spread = _value(result, metric)
+        greedy.append((step, value, spread))
+        print(f"{run}: step {step:,}: {metric} {value:.2f} over {episodes} episodes", flush=True)
+    final = Checkpoint.read(run / "checkpoint")
+    random_result, expert_result = reference_results(final.require_env(), protocol)  # the same games
+    random = _value(random_result, metric)[0]
+    expert = None if expert_result is None else _value(expert_result, metric)[0]
+    name = zoo.ref if zoo is not None else run.name
+    title = f"{name} ({final.agent}) on {_short(final.require_env())}\n{final.num_timesteps:,} steps"
+    if zoo is not None:
+        title += f", {zoo.cpu_seconds / 60:.1f} CPU-min"
+    return Curve(title, greedy, training_returns(run) if metric == "return" else [], random, expert)
 
 
-def smooth(points: list[tuple[int, float]], window: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Running mean over ``window`` training episodes (the raw returns are too noisy to read)."""
+def _value(result: EvalResult, metric: str) -> tuple[float, float]:
+    """(value, spread) of one evaluation: mean and std of the returns, or the success rate (no spread)."""
+    if metric == "return":
+        return result.mean, result.std
+    if result.success_rate is None:
+        raise SystemExit("learning_curves.py: --metric success needs an env that reports success")
+    return result.success_rate, 0.0
+
+
+def _short(spec: EnvSpec) -> EnvSpec:
+    """The env as a title names it: no ``repgym/``, no arguments that equal the defaults."""
+    return EnvSpec(spec.id.removeprefix("repgym/"), canonical_kwargs(spec.id, spec.kwargs))
+
+
+def smooth(points: list[tuple[int, float]], window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Running mean over ``window`` logged points (default: a 30th of them; agents that log a mean over recent
+    episodes already smooth, and log few points)."""
+    window = window or max(1, len(points) // 30)
     steps = np.array([p[0] for p in points], float)
     values = np.array([p[1] for p in points], float)
     if len(values) < window:
@@ -91,7 +118,7 @@ def smooth(points: list[tuple[int, float]], window: int = 50) -> tuple[np.ndarra
     return steps[window - 1 :], np.convolve(values, kernel, mode="valid")
 
 
-def draw(curves: Sequence[Curve], title: str, out: Path) -> None:
+def draw(curves: Sequence[Curve], title: str, out: Path, ylabel: str = "episode return") -> None:
     """One panel per run: greedy evaluations, smoothed training returns, random and expert lines."""
     import matplotlib
 
@@ -108,18 +135,16 @@ def draw(curves: Sequence[Curve], title: str, out: Path) -> None:
         if curve.greedy:
             steps, means, stds = (np.array(v, float) for v in zip(*curve.greedy, strict=True))
             ax.errorbar(steps, means, yerr=stds, fmt="o-", color="tab:blue", ms=4, capsize=2, label="greedy (eval)")
-        name = curve.label
-        if curve.zoo is not None:
-            z = curve.zoo
-            ax.axhline(z.random.mean, ls="--", color="grey", lw=1, label=f"random {z.random.mean:.2f}")
-            if z.expert is not None:
-                ax.axhline(z.expert.mean, ls="--", color="tab:green", lw=1, label=f"expert {z.expert.mean:.2f}")
-            env = EnvSpec(z.env.id.removeprefix("repgym/"), canonical_kwargs(z.env.id, z.env.kwargs))
-            name = f"zoo:{z.name} ({z.agent}) on {env}\n{z.train_steps:,} steps, {z.cpu_seconds / 60:.1f} CPU-min"
-        ax.set_title(name, fontsize=8)
+        if curve.random is not None:
+            ax.axhline(curve.random, ls="--", color="grey", lw=1, label=f"random {curve.random:.2f}")
+        if curve.expert is not None:
+            ax.axhline(curve.expert, ls="--", color="tab:green", lw=1, label=f"expert {curve.expert:.2f}")
+        ax.set_title(curve.title, fontsize=8)
         ax.set_xlim(left=0)
         ax.set_xlabel("env steps", fontsize=8)
-        ax.set_ylabel("episode return", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        if ylabel == "success rate":
+            ax.set_ylim(-0.05, 1.05)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6, loc="lower right")
     for ax in list(axes.flat)[len(curves) :]:
@@ -139,8 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, metavar="PNG", help="figure to write")
     parser.add_argument("--title", default="learning curves", help="figure title")
     parser.add_argument("--episodes", type=int, default=10, help="greedy episodes per checkpoint (default: 10)")
+    parser.add_argument("--metric", choices=("return", "success"), default="return",
+                        help="mean episode return, or the success rate where the env reports one "
+                             "(default: return)")  # fmt: skip
     args = parser.parse_args(argv)
-    draw([measure(spec, args.episodes) for spec in args.runs], args.title, args.out)
+    curves = [measure(spec, args.episodes, args.metric) for spec in args.runs]
+    draw(curves, args.title, args.out, "episode return" if args.metric == "return" else "success rate")
     return 0
 
 

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from repgym.benchmark.experts import EXPERT_DESCRIPTION, has_expert, is_bubble, is_delayed, make_expert
-from repgym.runs import random_legal_action
+from repgym.runs import EnvSpec, EvalProtocol, EvalResult, play, random_legal_action
 
 LISTED_PREFIX = "policy:"
 EXPERT = "expert"
@@ -110,6 +110,14 @@ class BaselineAgent:
         return random_legal_action(self.env.action_space, action_masks, self.rng), None
 
 
+def reference_results(spec: EnvSpec, protocol: EvalProtocol) -> tuple[EvalResult, EvalResult | None]:
+    """The references of a score on ``spec``'s env, over ``protocol``'s games: uniformly random legal actions, and
+    the family's expert (None where it has none). The zoo's entries and the README's curves use these."""
+    random = play(None, spec.make(), protocol)
+    env = spec.make()
+    return random, (play(BaselineAgent(EXPERT, env), env, protocol) if has_expert(env) else None)
+
+
 __all__ = [
     "EXPERT",
     "LISTED_PREFIX",
@@ -118,4 +126,5 @@ __all__ = [
     "baseline_names",
     "is_baseline",
     "listed_baselines",
+    "reference_results",
 ]
