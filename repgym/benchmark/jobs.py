@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import sys
 import time
 import traceback
@@ -165,7 +166,7 @@ def execute_job(spec: JobSpec | dict[str, Any], run_dir: str | os.PathLike) -> d
     """:func:`run_job` as a database row: the job's identity, its results or its error, wall time and worker.
     A failing job returns a ``failed`` row instead of raising, so the rest of a benchmark goes on."""
     spec = spec if isinstance(spec, JobSpec) else JobSpec(**spec)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     row: dict[str, Any] = {
         "job_key": spec.key, "kind": "agent", "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
         "agent": spec.agent, "hyperparameters": spec.hyperparameters, "seed": spec.seed,
@@ -178,7 +179,15 @@ def execute_job(spec: JobSpec | dict[str, Any], run_dir: str | os.PathLike) -> d
         tail = "".join(traceback.format_exception(err)[-3:])
         row.update(status="failed", error=f"{type(err).__name__}: {err}\n{tail}")
     row["wall_time_s"] = round(time.perf_counter() - start, 3)
+    row["cpu_time_s"] = round(cpu_seconds() - cpu_start, 3)
     return row
 
 
-__all__ = ["JobSpec", "execute_job", "learning_curve", "run_job", "worker_identity"]
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads) and of the child processes it has waited for
+    (the world model's CMA-ES workers): a job's cost on a shared machine, where wall time depends on the load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+__all__ = ["JobSpec", "cpu_seconds", "execute_job", "learning_curve", "run_job", "worker_identity"]

@@ -63,6 +63,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX claims_by_run ON claims (run_id);
         """,
     ),
+    (
+        3,
+        """
+        -- CPU seconds of the job's process and the processes it waited for (training and evaluation together):
+        -- what a budget costs, unlike wall time on a shared machine. NULL for rows written before it and for people.
+        ALTER TABLE results ADD COLUMN cpu_time_s REAL;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -188,6 +188,7 @@ def test_a_learner_trains_and_records_its_learning_curve(tmp_path):
     assert row["status"] == "ok", row.get("error")
     assert row["learning_curve"] and row["learning_curve"][-1][0] == 200
     assert os.path.isfile(os.path.join(row["checkpoint"], "agent.json"))
+    assert row["cpu_time_s"] > 0  # training costs CPU; the row says how much (wall time depends on the load)
 
 
 _RUN = """
