@@ -76,7 +76,8 @@ def test_an_entry_is_chosen_by_env_id_and_the_arguments_it_names() -> None:
     assert tuned_entry("qr-dqn", bubble, {"rows": 8, "cols": 8}).key == bubble  # the most specific that fits
     assert tuned_entry("qr-dqn", bubble).key == bubble
     assert tuned_entry("qr-dqn", "repgym/KeyToDoor-v0", {"delay": 5}).env_kwargs == {"delay": 5}
-    assert tuned_entry("qr-dqn", "repgym/KeyToDoor-v0") is None  # the default delay is 20
+    assert tuned_entry("qr-dqn", "repgym/KeyToDoor-v0").env_config == {"delay": 20, "obs_mode": "symbolic"}  # defaults
+    assert tuned_entry("qr-dqn", "repgym/KeyToDoor-v0", {"obs_mode": "pixels"}) is None  # an argument it names
     assert tuned_entry("qr-dqn", "repgym/KeyToDoor-v0", {"delay": 5.0}) is not None
     assert tuned_entry("world-model", "repgym/KeyToDoor-v0").key == "repgym/KeyToDoor-v0 delay=20"  # a default
     assert tuned_entry("world-model", "repgym/KeyToDoor-v0", {"delay": 5}) is None
