@@ -66,6 +66,7 @@ def test_quick_suite_evaluates_each_shipped_agent_beside_the_references_of_its_c
 
 def test_reference_suite_runs_every_tuned_entry_at_its_budget_on_the_delays_asked_for():
     from repgym.agents.hyperparams import all_entries
+    from repgym.runs.env_spec import canonical_kwargs
 
     jobs = make_jobs("reference")
     configs = {(j.env_id, tuple(sorted(j.env_kwargs.items()))) for j in jobs}
@@ -78,7 +79,8 @@ def test_reference_suite_runs_every_tuned_entry_at_its_budget_on_the_delays_aske
     for entry in all_entries():
         if not entry.env_id.startswith("repgym/") or entry.env_config.get("rows") == 8:
             continue  # the suite runs the registered boards, not the 8x8 study board
-        runs = [j for j in jobs if j.env_id == entry.env_id and j.agent == entry.agent
+        config = canonical_kwargs(entry.env_id, entry.env_kwargs)
+        runs = [j for j in jobs if (j.env_id, j.env_kwargs, j.agent) == (entry.env_id, config, entry.agent)
                 and j.train_steps == entry.n_timesteps and j.hyperparameters == entry.hyperparameters]  # fmt: skip
         assert sorted(j.seed for j in runs) == [0, 1, 2, 3, 4], entry.label
         assert {j.num_envs for j in runs} == {entry.n_envs} and {j.eval_episodes for j in runs} == {30}
