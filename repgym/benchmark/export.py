@@ -1,8 +1,13 @@
 """The leaderboard as a rich table, Markdown, CSV, or one self-contained HTML page (figures embedded as PNG).
 
-Every format lists the same entries (:mod:`.table`), grouped by env config and ranked within it. The HTML page adds,
-per env, the distribution of per-seed scores of every entry and the learning curves of the entries whose agents
-wrote training logs, and links each entry's video.
+Every format lists the same entries (:mod:`.table`), grouped by env config and ranked within it, each with the number
+of players its env config's human reference rests on. The HTML page adds, per env, the distribution of per-seed
+scores of every entry and the learning curves of the entries whose agents wrote training logs, and links each
+entry's video.
+
+Player names come from recordings, which anyone can write, so every format treats text as data: HTML and Markdown
+escape ``& < > "`` (and Markdown its ``|`` and, in a person's name, its emphasis and link characters), the rich table
+escapes its markup, and CSV quotes cells.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import html
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,53 +48,83 @@ def _row_cells(e: Entry) -> list[str]:
     """The displayed cells of an entry, in :data:`HEADERS` order."""
     return [str(e.rank), e.agent, _hp(e.hyperparameters) or "—", _steps(e), e.protocol, str(len(e.seeds)),
             str(len(e.returns)), f"{e.mean:.2f} ± {e.std:.2f}", f"{e.iqm:.2f} [{e.iqm_low:.2f}, {e.iqm_high:.2f}]",
-            _num(e.random_norm), _num(e.human_norm), _num(e.expert_norm), e.video or ""]  # fmt: skip
+            _num(e.random_norm), _num(e.human_norm), str(e.human_players), _num(e.expert_norm),
+            e.video or ""]  # fmt: skip
 
 
 HEADERS = ["#", "agent", "hyperparameters", "train steps", "protocol", "seeds", "episodes", "mean ± std",
-           "IQM [95% CI]", "random-norm", "human-norm", "expert-norm", "video"]  # fmt: skip
+           "IQM [95% CI]", "random-norm", "human-norm", "human players", "expert-norm", "video"]  # fmt: skip
+HUMAN_NOTE = ("human-norm = (mean − random) / (human − random), where human is the median over players of each "
+              "player's mean return, shown once enough players (repgym leaderboard --min-players, default 5) have "
+              "played the env config; human players: how many it rests on")  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!~])")
+
+
+def _plain(text: str) -> str:
+    """``text`` with control characters (terminal escapes, line breaks) shown as ``?``."""
+    return _CONTROL.sub("?", text)
+
+
+def _label(text: str) -> str:
+    """``text`` for a matplotlib label: no control characters, ``$`` not read as the start of a formula."""
+    return _plain(text).replace("$", r"\$")
+
+
+def _md(text: str, name: bool = False) -> str:
+    """A Markdown table cell showing ``text`` literally: HTML escaped, ``|`` escaped; ``name=True`` (text a person
+    chose) also escapes Markdown's emphasis, code and link characters."""
+    text = _plain(text)
+    if name:
+        text = _MD_SPECIAL.sub(r"\\\1", text)
+    return html.escape(text, quote=True).replace("|", "\\|")
 
 
 def print_table(by_env: dict[str, list[Entry]], console: Any = None) -> None:
     """One rich table per env config (hyperparameters and videos: see the md, csv and html formats)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console(width=None if sys.stdout.isatty() else 140)  # piped: no squeezing to 80
     if not by_env:
         console.print("the leaderboard is empty: run [bold]repgym bench --suite quick[/bold] to fill it")
     for label, entries in by_env.items():
-        table = Table(title=label, title_justify="left", title_style="bold", box=None, header_style="bold")
+        table = Table(title=escape(_plain(label)), title_justify="left", title_style="bold", box=None,
+                      header_style="bold")  # fmt: skip
         for name, justify in (("#", "right"), ("agent", "left"), ("steps", "right"), ("protocol", "left"),
                               ("seeds", "right"), ("mean ± std", "right"), ("IQM [95% CI]", "right"),
-                              ("rand-norm", "right"), ("human-norm", "right"), ("expert-norm", "right")):  # fmt: skip
+                              ("rand-norm", "right"), ("human-norm", "right"), ("players", "right"),
+                              ("expert-norm", "right")):  # fmt: skip
             table.add_column(name, justify=justify, no_wrap=name in ("agent", "mean ± std", "IQM [95% CI]"))
         for e in entries:
-            cells = _row_cells(e)
-            table.add_row(cells[0], cells[1], cells[3], e.protocol, cells[5], cells[7], cells[8], cells[9],
-                          cells[10], cells[11], style="magenta" if e.kind == "human" else None)  # fmt: skip
+            cells = [escape(_plain(c)) for c in _row_cells(e)]
+            table.add_row(cells[0], cells[1], cells[3], cells[4], cells[5], cells[7], cells[8], cells[9],
+                          cells[10], cells[11], cells[12], style="magenta" if e.kind == "human" else None)  # fmt: skip
         console.print(table)
         console.print()
+    if by_env:
+        console.print(HUMAN_NOTE, markup=False, style="dim")
 
 
 def to_markdown(by_env: dict[str, list[Entry]]) -> str:
-    """A ``###`` section and a table per env config."""
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
+    """A ``###`` section and a table per env config, every cell escaped (see the module docstring)."""
     out = []
     for label, entries in by_env.items():
-        out += [f"### {label}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-        out += ["| " + " | ".join(cell(c) for c in _row_cells(e)) + " |" for e in entries]
+        out += [f"### {_md(label)}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+        for e in entries:
+            cells = [_md(c, name=i == 1 and e.kind == "human") for i, c in enumerate(_row_cells(e))]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    if by_env:
+        out += [f"_{HUMAN_NOTE}._", ""]
     return "\n".join(out)
 
 
 CSV_COLUMNS = ["env_id", "env_kwargs", "rank", "agent", "kind", "hyperparameters", "train_steps", "eval_episodes",
                "protocol", "seeds", "per_seed_means", "mean", "std", "iqm", "iqm_ci_low", "iqm_ci_high",
-               "random_normalised", "human_normalised", "expert_normalised", "wall_time_s", "repgym_versions",
-               "git_commits", "date", "video"]  # fmt: skip
+               "random_normalised", "human_normalised", "human_reference", "human_players", "expert_normalised",
+               "wall_time_s", "repgym_versions", "git_commits", "date", "video"]  # fmt: skip
 
 
 def to_csv(by_env: dict[str, list[Entry]]) -> str:
@@ -101,7 +137,8 @@ def to_csv(by_env: dict[str, list[Entry]]) -> str:
             writer.writerow([e.env_id, json.dumps(e.env_kwargs, sort_keys=True), e.rank, e.agent, e.kind,
                              json.dumps(e.hyperparameters, sort_keys=True), e.train_steps, e.eval_episodes,
                              e.protocol, json.dumps(e.seeds), json.dumps(e.per_seed), e.mean, e.std, e.iqm,
-                             e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, e.expert_norm,
+                             e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, e.human_reference, e.human_players,
+                             e.expert_norm,
                              round(e.wall_time_s, 3), " ".join(e.versions), " ".join(e.commits), e.date,
                              e.video or ""])  # fmt: skip
     return buf.getvalue()
@@ -130,7 +167,7 @@ def score_figure(label: str, entries: list[Entry]) -> str:
         ax.scatter(e.per_seed, y + np.asarray(jitter), s=14, color="tab:blue" if e.kind == "agent" else "tab:red")
         ax.plot([e.iqm_low, e.iqm_high], [y, y], color="black", lw=2)
         ax.plot([e.iqm], [y], marker="|", color="black", ms=12)
-    ax.set_yticks(range(len(entries)), [f"{e.agent} ({_steps(e)})" for e in reversed(entries)], fontsize=8)
+    ax.set_yticks(range(len(entries)), [f"{_label(e.agent)} ({_steps(e)})" for e in reversed(entries)], fontsize=8)
     ax.set(xlabel="mean evaluation return per seed (dots); IQM and 95% CI (bar)", title=label)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -151,7 +188,7 @@ def curve_figure(label: str, entries: list[Entry]) -> str | None:
         colour = f"C{i % 10}"
         for j, curve in enumerate(e.learning_curves):
             steps, values = zip(*curve, strict=True)
-            ax.plot(steps, values, color=colour, alpha=0.8, lw=1, label=e.agent if j == 0 else None)
+            ax.plot(steps, values, color=colour, alpha=0.8, lw=1, label=_label(e.agent) if j == 0 else None)
     ax.set(xlabel="env steps", ylabel="training episode return", title=f"{label}: learning curves (one line per seed)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -174,9 +211,9 @@ def to_html(by_env: dict[str, list[Entry]], title: str = "repgym leaderboard", b
              "td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}tr.human{background:#fdecef}"
              "img{display:block;margin:0.5em 0}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              "<p>Entries of one env config are ranked by mean evaluation return. IQM: interquartile mean over seeds, "
-             "with a 95% percentile bootstrap interval. random-norm: (mean − random) / |random|; human-norm: "
-             "(mean − random) / (human − random); expert-norm: (mean − random) / (expert − random), the expert "
-             "being the env's <code>expert</code> baseline.</p>"]  # fmt: skip
+             "with a 95% percentile bootstrap interval. random-norm: (mean − random) / |random|; expert-norm: "
+             "(mean − random) / (expert − random), the expert being the env's <code>expert</code> baseline; "
+             f"{html.escape(HUMAN_NOTE)}.</p>"]  # fmt: skip
     if not by_env:
         parts.append("<p>The leaderboard is empty: run <code>repgym bench --suite quick</code>.</p>")
     for label, entries in by_env.items():
@@ -185,7 +222,7 @@ def to_html(by_env: dict[str, list[Entry]], title: str = "repgym leaderboard", b
         for e in entries:
             cells = _row_cells(e)
             cells[2] = _hp(e.hyperparameters, width=10_000) or "—"
-            parts.append(f"<tr class='{e.kind}'>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells[:-1])
+            parts.append(f"<tr class='{e.kind}'>" + "".join(f"<td>{html.escape(_plain(c))}</td>" for c in cells[:-1])
                          + f"<td>{link(e.video)}</td></tr>")  # fmt: skip
         parts.append("</table>")
         scores = score_figure(label, entries)

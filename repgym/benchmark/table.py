@@ -6,10 +6,12 @@ recordings of one game and setting form one ``human:<name>`` entry (each recordi
 
 Per entry: mean and std over every evaluation episode, the IQM over per-seed mean returns with a 95% percentile
 bootstrap interval (:mod:`.scoring`), and normalised scores against the env config's references: *random* is the
-mean return of all ``random`` rows of that env and config, *expert* that of its ``expert`` rows, *human* the mean
-return of every finished episode people submitted for it (:func:`repgym.human.scores.human_score`'s definition).
-They are computed when the rows are read, so a reference added later rescales every entry. Entries of one env
-config are ranked by mean return (highest first), which is also their order by any normalised score.
+mean return of all ``random`` rows of that env and config, *expert* that of its ``expert`` rows, *human* the median
+over players of each player's mean return (:func:`repgym.human.scores.human_reference`), present only once at least
+``min_players`` players (default 5) have played that env config; every entry carries the number of players the
+config's human reference rests on. References are computed when the rows are read, so one added later rescales
+every entry. Entries of one env config are ranked by mean return (highest first), which is also their order by any
+normalised score.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from repgym.benchmark.scoring import bootstrap_ci, expert_normalised, human_normalised, random_normalised
+from repgym.human.scores import MIN_PLAYERS, human_reference
 
 
 @dataclass
@@ -55,6 +58,8 @@ class Entry:
     random_norm: float | None = None
     human_norm: float | None = None
     expert_norm: float | None = None
+    human_players: int = 0  # players whose finished games the env config's human reference pools
+    human_reference: float | None = None  # None until ``min_players`` players have played the config
     rank: int = 0
 
     @property
@@ -80,23 +85,46 @@ def _key(row: dict[str, Any]) -> tuple:
 REFERENCES = ("random", "human", "expert")
 
 
-def references(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float | None]]:
-    """Per env config ``(env_id, env_kwargs JSON)``: the ``random``, ``human`` and ``expert`` mean returns (None when
-    absent)."""
-    pooled: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: {name: [] for name in REFERENCES})
+@dataclass(frozen=True)
+class References:
+    """One env config's reference scores (None when absent) and the players its human reference rests on."""
+
+    random: float | None = None
+    human: float | None = None
+    expert: float | None = None
+    human_players: int = 0
+
+
+def references(rows: list[dict[str, Any]], min_players: int = MIN_PLAYERS) -> dict[tuple[str, str], References]:
+    """Per env config ``(env_id, env_kwargs JSON)``: the mean return of the ``random`` and of the ``expert`` rows,
+    and the human reference over the ``human:<name>`` rows (:func:`~repgym.human.scores.human_reference`)."""
+    pooled: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: {"random": [], "expert": []})
+    people: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         env = (row["env_id"], json.dumps(row["env_kwargs"], sort_keys=True))
         if row["kind"] == "human":
-            pooled[env]["human"] += row["returns"]
+            people[env][row["agent"]] += row["returns"]
         elif row["agent"] in ("random", "expert"):
             pooled[env][row["agent"]] += row["returns"]
-    return {env: {name: (float(np.mean(v)) if v else None) for name, v in refs.items()} for env, refs in pooled.items()}
+    out = {}
+    for env in {**pooled, **people}:
+        refs, players = pooled[env], people[env]
+        out[env] = References(
+            random=float(np.mean(refs["random"])) if refs["random"] else None,
+            human=human_reference(players, min_players),
+            expert=float(np.mean(refs["expert"])) if refs["expert"] else None,
+            human_players=sum(1 for r in players.values() if r),
+        )
+    return out
 
 
-def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, list[Entry]]:
-    """Finished rows -> entries grouped by env config label (envs in first-seen order), each group ranked."""
+def build_entries(
+    rows: list[dict[str, Any]], reps: int = 2000, min_players: int = MIN_PLAYERS
+) -> dict[str, list[Entry]]:
+    """Finished rows -> entries grouped by env config label (envs in first-seen order), each group ranked; an env
+    config has a human reference once ``min_players`` players have played it."""
     rows = [r for r in rows if r["status"] == "ok" and r["returns"]]
-    refs = references(rows)
+    refs = references(rows, min_players)
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[_key(row)].append(row)
@@ -106,7 +134,7 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
         per_seed = [float(np.mean(r["returns"])) for r in members]
         point, low, high = bootstrap_ci(per_seed, reps=reps)
         first, best = members[0], max(members, key=lambda r: (r["mean"], -r["seed"]))
-        ref = refs.get(key[:2], dict.fromkeys(REFERENCES))
+        ref = refs.get(key[:2], References())
         mean = float(np.mean(returns))
         entry = Entry(
             env_id=first["env_id"], env_kwargs=first["env_kwargs"], agent=first["agent"], kind=first["kind"],
@@ -119,9 +147,9 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
             date=max(r["created_utc"] for r in members), row_ids=[r["id"] for r in members], best_row=best["id"],
             video=best["video_path"] or next((r["video_path"] for r in members if r["video_path"]), None),
             learning_curves=[r["learning_curve"] for r in members if r["learning_curve"]],
-            random_norm=random_normalised(mean, ref["random"]),
-            human_norm=human_normalised(mean, ref["random"], ref["human"]),
-            expert_norm=expert_normalised(mean, ref["random"], ref["expert"]),
+            random_norm=random_normalised(mean, ref.random), human_norm=human_normalised(mean, ref.random, ref.human),
+            expert_norm=expert_normalised(mean, ref.random, ref.expert), human_players=ref.human_players,
+            human_reference=ref.human,
         )  # fmt: skip
         by_env[entry.env_label].append(entry)
     for entries in by_env.values():
@@ -131,4 +159,4 @@ def build_entries(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, lis
     return dict(by_env)
 
 
-__all__ = ["REFERENCES", "Entry", "build_entries", "env_label", "references"]
+__all__ = ["REFERENCES", "Entry", "References", "build_entries", "env_label", "references"]

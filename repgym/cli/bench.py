@@ -44,13 +44,16 @@ EPILOG_LEADERBOARD = """\
 entries of one env config are ranked by mean evaluation return (agents and people together); IQM is the
 interquartile mean over seeds with a 95% bootstrap interval; random-norm = (mean - random) / |random|,
 human-norm = (mean - random) / (human - random), expert-norm = (mean - random) / (expert - random) (the env's
-policy:expert rows), where references exist.
+policy:expert rows), where references exist. The human reference is the median over players of each player's mean
+return, shown once --min-players players have played the env config; the "human players" column says how many.
+A session is submitted once: a copy of a submitted recording (whole, cut short, or unclosed) is not added again.
 
 examples:
   repgym leaderboard
   repgym leaderboard --env BubbleBreaker-v0 --format md
   repgym leaderboard --format html --out leaderboard.html     (self-contained: plots embedded, videos linked)
   repgym leaderboard --format csv --out leaderboard.csv
+  repgym leaderboard --min-players 3         human-norm from 3 players on (default 5)
   repgym leaderboard submit ~/.local/share/repgym/recordings/20250101T120000Z-KeyToDoor-v0-alice-1a2b.jsonl
 """
 
@@ -122,6 +125,8 @@ def register(sub) -> dict[str, Handler]:
     p_lb.add_argument("--env", nargs="+", metavar="ENV", help="only these env ids")
     p_lb.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p_lb.add_argument("--out", default=None, metavar="FILE", help="write md/csv/html here instead of stdout")
+    p_lb.add_argument("--min-players", type=int, default=5, metavar="N",
+                      help="players an env config needs before human-norm is shown (default: 5)")  # fmt: skip
     _add_db(p_lb)
     lb_sub = p_lb.add_subparsers(dest="leaderboard_command", metavar="{submit}")
     p_submit = lb_sub.add_parser("submit", help="validate a play recording by replay and add it to the leaderboard")
@@ -211,9 +216,12 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         with LeaderboardStore(args.db) as store:
             for path in args.recordings:
                 s = submit_recording(path, store)
-                state = "already on the leaderboard" if s.duplicate else "added"
+                if s.duplicate:
+                    print(f"{path}: replay verified; already submitted: this session of {s.agent} on {s.env_id} "
+                          f"is leaderboard row {s.duplicate_of}; not added again")  # fmt: skip
+                    continue
                 print(f"{path}: replay verified; {s.agent} on {s.env_id}, {s.episodes} finished episodes, mean "
-                      f"return {s.mean:.2f} — {state}")  # fmt: skip
+                      f"return {s.mean:.2f} — added")  # fmt: skip
         return 0
     from repgym.benchmark.export import export, print_table
     from repgym.benchmark.suites import select_envs
@@ -221,7 +229,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
     envs = select_envs(args.env) if args.env else None
     with LeaderboardStore(args.db, read_only=True) as store:  # reading never creates or converts a file
-        by_env = build_entries(store.rows(env_ids=envs))
+        by_env = build_entries(store.rows(env_ids=envs), min_players=args.min_players)
     if args.format == "table":
         if args.out:
             raise ValueError("--out writes md, csv or html; add --format")

@@ -20,19 +20,22 @@ examples:
 """
 
 EPILOG_PLAY = """\
-controls (also shown in the window):
-  Bubble Breaker / SameGame   click a group of two or more bubbles
-  delayed games               their keys (arrows/WASD, Space, U/N, 1..9), one step per press
-  other discrete envs         keys 1..9, 0 for actions 0..9
-  continuous envs             real time; arrows, WASD, ... push each action dimension while held
-  always                      R new game, Q or Esc quit, Space/Enter next game after one ends
+controls (also shown in the window, beside the game's goal and legend):
+  Bubble Breaker / SameGame   click a group of two or more bubbles (the group under the mouse is outlined with its
+                              points; a click beside a group is recorded as a wasted move)
+  other games                 their named keys, one step per press (a held key does not repeat); the MuJoCo
+                              bodies run 0.1 s per press and then wait
+  always                      Enter next game (only once a game is over), R new game, Esc quit (Q too where the
+                              game does not use it)
 
 every session is recorded (JSON lines) to --record-dir, default $REPGYM_RECORDINGS, else
-$XDG_DATA_HOME/repgym/recordings, else ~/.local/share/repgym/recordings; episode i is reset with seed S + i.
+$XDG_DATA_HOME/repgym/recordings, else ~/.local/share/repgym/recordings; episode i is reset with seed S + i; a
+session without a move keeps no recording. Needs a display: elsewhere, play in a browser with repgym serve.
 
 examples:
   repgym play repgym/KeyToDoor-v0 --set delay=50
   repgym play repgym/BubbleBreaker-v0 --seed 3 --player alice
+  repgym play repgym/TwoLinkReach-v0
   repgym play repgym/HiddenSequence-v0 --set delay=5 --record-dir recordings
 """
 
@@ -40,7 +43,8 @@ EPILOG_REPLAY = """\
 examples:
   repgym replay ~/.local/share/repgym/recordings/20250101T120000Z-KeyToDoor-v0-alice-1a2b.jsonl
   repgym replay session.jsonl --render
-  repgym replay session.jsonl --video session.mp4 --fps 8
+  repgym replay session.jsonl --video session.mp4                 one move per 0.5 s, the score on every frame
+  repgym replay session.jsonl --video session.gif --seconds-per-move 1
 """
 
 
@@ -87,7 +91,7 @@ def register(sub) -> dict[str, Handler]:
     p_play.add_argument("--seed", type=int, default=None, help="seed of the first game (default: random)")
     p_play.add_argument("--player", default=None, help="name in the recording (default: $REPGYM_PLAYER or login)")
     p_play.add_argument("--record-dir", default=None, help="folder for the recording (default: see below)")
-    p_play.add_argument("--fps", type=int, default=None, help="frames per second (default: env's; turn-based >= 30)")
+    p_play.add_argument("--fps", type=int, default=30, help="window redraws per second (default: 30)")
     add_settings(p_play)
 
     p_replay = add_command(
@@ -101,7 +105,8 @@ def register(sub) -> dict[str, Handler]:
     p_replay.add_argument("recording", help="a .jsonl recording written by repgym play")
     p_replay.add_argument("--render", action="store_true", help="show the replay in a window")
     p_replay.add_argument("--video", default=None, metavar="PATH", help="write the replay to a .mp4 or .gif file")
-    p_replay.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
+    p_replay.add_argument("--seconds-per-move", type=float, default=0.5, metavar="S",
+                          help="pace of --render and --video: seconds per move (default: 0.5)")  # fmt: skip
 
     p_boards = add_command(sub, "boards", "write repgym's standard board sets as text files")
     boards_sub = p_boards.add_subparsers(dest="boards_command", metavar="ACTION", required=True)
@@ -145,17 +150,19 @@ def _cmd_play(args: argparse.Namespace) -> int:
         record_dir=args.record_dir,
         fps=args.fps,
     )
-    print(f"recorded to {path}")
+    print("no move was made: no recording kept" if path is None else f"recorded to {path}")
     return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from repgym.human.replay import replay
 
-    report = replay(args.recording, render=args.render, video=args.video, fps=args.fps)
+    report = replay(args.recording, render=args.render, video=args.video, seconds_per_move=args.seconds_per_move)
     returns = ", ".join(f"{r:g}" for r in report.returns)
     episodes = f"{report.episodes} episode{'' if report.episodes == 1 else 's'}"
     print(f"verified {report.path.name}: {report.env_id}, {episodes}, {report.steps} steps, returns [{returns}]")
+    if args.video:
+        print(f"wrote {args.video} ({args.seconds_per_move:g} s per move, the score on every frame)")
     for note in report.notes:
         print(f"note: {note}")
     return 0

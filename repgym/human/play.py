@@ -1,49 +1,58 @@
-"""Human play (``repgym play``): any Gymnasium env in a pygame window, every session recorded.
+"""Desktop play (``repgym play``): a pygame window in front of a :class:`~repgym.human.session.GameSession`.
 
-Controls, chosen from the env:
+The session owns play — checked actions and key presses (Umbrella's choice rule among them), seeded episodes, the
+recording, the status it reports — and the guide (:mod:`repgym.human.guides`) owns the words: goal, legend, named
+controls. This module turns window events into session calls and draws :meth:`GameSession.view` beside the guide,
+as the browser does (:mod:`repgym.human.web`). Its own rules are about the keyboard and the screen:
 
-- **Bubble Breaker / SameGame**: click a bubble of a group (the board window's ``cell_at`` maps the click to a
-  cell); clicks on cells that are not in a group are ignored (not sent to the env, not recorded).
-- **envs with ``keyboard_controls()``** (the delayed games): their keys, one step per key press (holding a key
-  repeats it).
-- **other discrete envs**: keys 1..9, 0 for actions 0..9, one step per press.
-- **continuous (Box) envs**: real time at the env's ``render_fps``; pairs of keys push each action dimension to
-  its high/low bound while held (arrows, then WASD, IJKL, ...), otherwise the action is zero (clipped into the
-  bounds).
+- **one press, one step**: a held key never repeats (pygame's key repeat stays off, and a second key-down without
+  a key-up in between is ignored);
+- **one key, one meaning**: the game's controls; **Enter** starts the next game, and only once a game is over;
+  **R** starts a new game at any time (the one under way is recorded as restarted); **Esc** quits (and **Q**, in
+  games where Q is not a control), as does closing the window;
+- **nothing counts before it was seen**: the events read in the frame in which a game starts are dropped, so a
+  decision is never taken before the new game has been drawn;
+- **Bubble Breaker**: a click on any cell of the board goes to the env, so a click beside a group is recorded as
+  the illegal move (a no-op) it is, exactly as in the browser; the group under the mouse is outlined and its
+  points shown;
+- **physics bodies** render offscreen (MuJoCo's Renderer on EGL, else OSMesa, :func:`use_offscreen_gl`) and the
+  frame is blitted into the window, whose surface uses no OpenGL; each key press runs the guide's
+  ``press_steps`` env steps and then waits, so a person can follow.
 
-Always: **R** restarts (a new episode), **Q** or **Esc** (or closing the window) quits; after an episode ends,
-**Space** or **Enter** starts the next. Episode ``i`` of a session is reset with seed ``seed + i``; the score,
-step and episode number are shown above the game, the controls below it.
+A session in which no move was made leaves no recording; one that crashes keeps the moves made but no ``close``
+line, so that readers report it as not ended normally. Without a display, :class:`PlaySession` raises
+:class:`NoDisplay` (one line) instead of opening an invisible window and waiting forever.
 
 Headless use (tests): with ``SDL_VIDEODRIVER=dummy``, create a :class:`PlaySession`, ``pygame.event.post`` events,
-and call :meth:`PlaySession.run` with ``max_frames``.
+and call :meth:`PlaySession.run` with ``max_frames``; :meth:`PlaySession.screenshot` saves the window as PNG.
 """
 
 from __future__ import annotations
 
+import base64
+import ctypes.util
 import getpass
+import io
 import os
-import secrets
-import textwrap
-from dataclasses import dataclass, field
+import platform
+import sys
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from repgym.envs.bubble.env import BubbleBreakerEnv
-from repgym.envs.bubble.render import BoardWindow
-from repgym.envs.delayed.render import FrameWindow
-from repgym.human.recording import RecordingWriter
+from repgym.human.session import GameSession, SessionError
+from repgym.human.window import DIM, NOTICE, OVER, TEXT, BoardLayout, Colour, DesktopWindow, frame_size
 
 PLAYER_ENV_VAR = "REPGYM_PLAYER"
-# Key pairs (high, low) for the dimensions of a continuous action, in order.
-AXIS_KEYS = (("right", "left"), ("up", "down"), ("d", "a"), ("w", "s"), ("l", "j"), ("i", "k"), ("h", "f"),
-             ("t", "g"))  # fmt: skip
-DIGIT_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
-SYSTEM_HELP = "R new game · Q quit"
+# pygame's key names for the browser ``KeyboardEvent.key`` values that the guides bind.
+PYGAME_KEYS = {"ArrowUp": "up", "ArrowDown": "down", "ArrowLeft": "left", "ArrowRight": "right", " ": "space"}
+NEXT_GAME_KEYS = ("return", "enter")  # pygame's names for Return and the keypad's Enter
+
+
+class NoDisplay(OSError):
+    """There is no display to open a window on."""
 
 
 def default_player() -> str:
@@ -56,60 +65,68 @@ def default_player() -> str:
         return "anonymous"
 
 
-@dataclass
-class Controls:
-    """How key presses and clicks become actions.
-
-    ``mode``: ``"click"`` (Bubble Breaker cells), ``"press"`` (one step per key press) or ``"hold"`` (real time,
-    the action follows the keys held)."""
-
-    mode: str
-    keys: dict[str, Any] = field(default_factory=dict)  # press: key name -> action
-    axes: list[tuple[str, str]] = field(default_factory=list)  # hold: (high key, low key) per action dimension
-    help: list[str] = field(default_factory=list)  # lines shown under the game
-
-    def held_action(self, held: set[str], space: spaces.Box) -> np.ndarray:
-        """The continuous action for the keys held now (``hold`` mode)."""
-        action = np.zeros(space.shape, space.dtype).reshape(-1)
-        low, high = space.low.reshape(-1), space.high.reshape(-1)
-        for i, (up, down) in enumerate(self.axes):
-            action[i] = high[i] if up in held else (low[i] if down in held else 0)
-        return np.clip(action, low, high).reshape(space.shape)
+def require_display(environ: MutableMapping[str, str] | None = None, system: str | None = None) -> None:
+    """:class:`NoDisplay` on Linux when neither X (``DISPLAY``) nor Wayland (``WAYLAND_DISPLAY``) is there and no
+    ``SDL_VIDEODRIVER`` was chosen: SDL would fall back to an invisible window and the game would wait forever."""
+    environ = os.environ if environ is None else environ
+    system = platform.system() if system is None else system
+    if system != "Linux" or environ.get("SDL_VIDEODRIVER") or environ.get("DISPLAY"):
+        return
+    if environ.get("WAYLAND_DISPLAY"):
+        return
+    raise NoDisplay("no display to open a window on (DISPLAY is not set): play in a browser with `repgym serve`, "
+                    "or set SDL_VIDEODRIVER=dummy for a headless run")  # fmt: skip
 
 
-def controls_for(env: gym.Env) -> Controls:
-    """The controls of ``env`` (see the module docstring); ValueError for action spaces a keyboard cannot drive."""
-    game, space = env.unwrapped, env.action_space
-    if isinstance(game, BubbleBreakerEnv):
-        return Controls("click", help=["click a group of 2+ to remove it", SYSTEM_HELP])
-    if hasattr(game, "keyboard_controls"):
-        keys = game.keyboard_controls()
-        by_label: dict[str, list[str]] = {}
-        for key, (_, label) in keys.items():
-            by_label.setdefault(label, []).append(key.upper() if len(key) == 1 else key.capitalize())
-        text = " · ".join(f"{'/'.join(names)} {label}" for label, names in by_label.items())
-        return Controls("press", {k: a for k, (a, _) in keys.items()}, help=[*_wrap(text), SYSTEM_HELP])
-    if isinstance(space, spaces.Discrete):
-        if space.n > len(DIGIT_KEYS):
-            raise ValueError(f"keyboard play supports up to {len(DIGIT_KEYS)} discrete actions, got {space}")
-        keys = {DIGIT_KEYS[i]: int(space.start) + i for i in range(int(space.n))}
-        return Controls("press", keys, help=[f"keys 1..{DIGIT_KEYS[space.n - 1]}: actions 0..{space.n - 1}",
-                                             SYSTEM_HELP])  # fmt: skip
-    if isinstance(space, spaces.Box):
-        if space.shape is None or int(np.prod(space.shape)) > len(AXIS_KEYS):
-            raise ValueError(f"keyboard play supports up to {len(AXIS_KEYS)} action dimensions, got {space}")
-        axes = list(AXIS_KEYS[: int(np.prod(space.shape))])
-        text = " · ".join(f"{up}/{down}: dim {i} +/-" for i, (up, down) in enumerate(axes))
-        return Controls("hold", axes=axes, help=[*_wrap(text), SYSTEM_HELP])
-    raise ValueError(f"keyboard play supports Discrete and Box action spaces, got {space}")
+def use_offscreen_gl(
+    environ: MutableMapping[str, str] | None = None,
+    system: str | None = None,
+    find_library: Callable[[str], str | None] = ctypes.util.find_library,
+) -> str | None:
+    """On Linux, where ``MUJOCO_GL`` is unset and MuJoCo not yet imported, choose an offscreen backend for it
+    (``egl``, else ``osmesa``, as installed); return the value in effect (None: MuJoCo's default). MuJoCo's default,
+    GLFW, opens a GLX context on the game window's display, which the window then never shows (or X refuses)."""
+    environ = os.environ if environ is None else environ
+    system = platform.system() if system is None else system
+    if system != "Linux" or environ.get("MUJOCO_GL") or (environ is os.environ and "mujoco" in sys.modules):
+        return environ.get("MUJOCO_GL") or None
+    for backend, library in (("egl", "EGL"), ("osmesa", "OSMesa")):
+        if find_library(library):
+            environ["MUJOCO_GL"] = backend
+            return backend
+    return None  # no offscreen library: a physics env fails with MuJoCo's own install hint
 
 
-def _wrap(text: str, width: int = 48) -> list[str]:
-    return textwrap.wrap(text, width) or [""]
+def check_offscreen_gl(backend: str | None = None, system: str | None = None) -> None:
+    """``OSError`` naming the fix when MuJoCo (its ``backend``: by default the one it was imported with, if it was)
+    renders through a window of its own on Linux (GLFW, GLX): the game window can then not show its frames."""
+    system = platform.system() if system is None else system
+    if backend is None:
+        if "mujoco" not in sys.modules:
+            return
+        backend = str(getattr(sys.modules.get("mujoco.gl_context"), "_MUJOCO_GL", ""))
+    if system == "Linux" and backend.lower().strip() in ("", "glfw", "glx", "1", "on", "true", "enable", "enabled"):
+        raise OSError(f"MuJoCo renders with MUJOCO_GL={backend or 'glfw'} through a window of its own, which the game "
+                      "window cannot show: start again with MUJOCO_GL=egl or MUJOCO_GL=osmesa")  # fmt: skip
+
+
+def _number(x: float) -> str:
+    """A score as people read it: at most two decimals, no trailing zeros (``12``, ``-13.21``)."""
+    text = f"{round(float(x), 2):g}"
+    return "0" if text == "-0" else text
+
+
+def _decode_frame(image: str) -> np.ndarray:
+    """A ``data:image/png;base64,...`` URL (:meth:`GameSession.view`) as ``(height, width, 3) uint8``."""
+    from PIL import Image
+
+    data = base64.b64decode(image.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 class PlaySession:
-    """One person's play session: a window, an env, and a recording (see the module docstring)."""
+    """One person's desktop session: a :class:`GameSession` (env, recording) and its window; see the module
+    docstring. ``fps``: redraws per second (0: as fast as possible, for tests)."""
 
     def __init__(
         self,
@@ -118,67 +135,86 @@ class PlaySession:
         seed: int | None = None,
         player: str | None = None,
         record_dir: str | Path | None = None,
-        fps: int | None = None,
+        fps: int = 30,
         durable: bool = True,
     ) -> None:
+        require_display()
+        use_offscreen_gl()
         import pygame
 
         self.pygame = pygame
-        self.env_id = env_id
-        self.env_kwargs = dict(env_kwargs or {})
-        self.env = gym.make(env_id, render_mode="rgb_array", **self.env_kwargs)
-        self.game = self.env.unwrapped
-        self.controls = controls_for(self.env)
-        # Real-time play runs at the env's own pace; turn-based play only redraws, so keep it responsive.
-        env_fps = int(self.env.metadata.get("render_fps") or 30)
-        self.fps = int(fps or (env_fps if self.controls.mode == "hold" else max(env_fps, 30)))
-        self.base_seed = secrets.randbelow(2**31) if seed is None else int(seed)
-        self.player = player or default_player()
-        self.writer = RecordingWriter.create(
-            record_dir, env_id, self.player, env_kwargs=self.env_kwargs, seed=self.base_seed,
-            action_space=self.env.action_space, durable=durable,
-        )  # fmt: skip
-        self.path = self.writer.path
-        self.episode = -1
+        self.fps = max(0, int(fps))
+        self.session = GameSession(env_id, env_kwargs, seed=seed, player=player or default_player(),
+                                   record_dir=record_dir, durable=durable)  # fmt: skip
+        self.path: Path | None = self.session.path
+        self.guide = self.session.guide
+        self.board = self.guide.kind == "board"
+        bound = {PYGAME_KEYS.get(c.key, c.key.lower()): c.key for c in self.guide.controls}
+        self.controls = bound  # pygame key name -> the session's key
+        self.quit_keys = {"escape"} | ({"q"} - set(bound))
+        self.restart_keys = {"r"} - set(bound)
         self.held: set[str] = set()
+        self.moves = 0  # steps recorded in this session
         self.quit = False
-        self.over = False  # the current episode has ended; waiting for the next
-        self.message = ""
+        self.shown = -1  # the last episode drawn: nothing counts in an episode before it was seen
+        self.notice = ""  # why the last press did nothing; cleared by the next move
+        self.hover: int | None = None
+        self.window: DesktopWindow | None = None
         try:
-            self._open_window()
-        except pygame.error as err:
-            self.close()
-            self.path.unlink(missing_ok=True)  # nothing was played: leave no empty recording behind
-            raise OSError(f"cannot open a window ({err}); on a machine without a display set "
-                          "SDL_VIDEODRIVER=dummy") from None  # fmt: skip
-        pygame.key.set_repeat(300, 80)
-        self.new_episode()
+            check_offscreen_gl()  # a physics env has imported MuJoCo by now
+            self.session.reset()
+            self.view = self.session.view()
+            self._open_window(f"repgym play — {self.guide.title}")
+        except BaseException as err:
+            self._discard()
+            if isinstance(err, pygame.error):
+                raise NoDisplay(f"cannot open a window: {err}") from None
+            raise
+        if pygame.display.get_driver() == "offscreen" and not os.environ.get("SDL_VIDEODRIVER"):
+            self._discard()  # SDL fell back to an invisible window: nobody could ever play it
+            raise NoDisplay("no display to open a window on (SDL found none): play in a browser with `repgym serve`")
+        pygame.key.set_repeat()  # off: one press is one step
+        self.clock = pygame.time.Clock()
 
-    def _open_window(self) -> None:
-        title = f"repgym play — {self.env_id}"
-        if self.controls.mode == "click":
-            self.window = BoardWindow(self.game.config, title=title, footer_lines=len(self.controls.help))
+    def _open_window(self, title: str) -> None:
+        footer = self._system_help()
+        if self.board:
+            rows, cols = np.asarray(self.view["board"]).shape
+            probe = BoardLayout(rows, cols, self.view.get("preview") is not None, self.view["shift"], (0, 0))
+            self.window = DesktopWindow(title, probe.size, self.guide, footer, header_lines=4)
+            self.layout = BoardLayout(rows, cols, probe.preview_width > 0, self.view["shift"],
+                                      self.window.content_origin)  # fmt: skip
         else:
-            self.env.reset(seed=self.base_seed)
-            frame = np.asarray(self.env.render())
-            self.window = FrameWindow(frame.shape[:2], title, header_lines=2, footer_lines=len(self.controls.help))
+            shape = _decode_frame(self.view["image"]).shape[:2]
+            self.window = DesktopWindow(title, frame_size(shape), self.guide, footer, header_lines=3)
+
+    def _system_help(self) -> list[str]:
+        lines = ["Click a group of two or more bubbles; a click beside a group is a wasted move."] if self.board else []
+        lines.append("Enter   next game, once a game is over")
+        if self.restart_keys:
+            lines.append("R   new game now (abandons this one)")
+        lines.append("Esc" + ("/Q" if "q" in self.quit_keys else "") + "   quit")
+        lines.append(f"Player {self.session.player}: every game is recorded.")
+        return lines
 
     # -- the game loop ---------------------------------------------------------------------------------------------
 
-    def run(self, max_frames: int | None = None) -> Path:
-        """Play until the person quits (or ``max_frames`` frames have passed); returns the recording's path."""
+    def run(self, max_frames: int | None = None) -> Path | None:
+        """Play until the person quits (or ``max_frames`` frames have passed); returns the recording's path, or None
+        when no move was made (no recording is kept)."""
         frames = 0
         try:
             while not self.quit and (max_frames is None or frames < max_frames):
+                self.draw()
                 for event in self.pygame.event.get():
                     self.handle(event)
                     if self.quit:
                         break
-                if not self.quit and self.controls.mode == "hold" and not self.over:
-                    self.act(self.controls.held_action(self.held, self.env.action_space))
-                if not self.quit:
-                    self.draw()
+                self.clock.tick(self.fps)
                 frames += 1
+        except Exception:
+            self.session.writer.abandon()  # a crash: keep the moves, but the file does not claim a normal end
+            raise
         finally:
             self.close()
         return self.path
@@ -188,68 +224,139 @@ class PlaySession:
         pg = self.pygame
         if event.type == pg.QUIT:
             self.quit = True
+        elif event.type == getattr(pg, "WINDOWFOCUSLOST", -1):
+            self.held.clear()  # key-ups are not delivered to a window without focus
         elif event.type == pg.KEYDOWN:
-            key = pg.key.name(event.key)
-            self.held.add(key)
-            if key in ("q", "escape"):
-                self.quit = True
-            elif key == "r":
-                self.new_episode()
-            elif self.over:
-                if key in ("space", "return", "enter"):
-                    self.new_episode()
-            elif self.controls.mode == "press" and key in self.controls.keys:
-                self.act(self.controls.keys[key])
+            name = pg.key.name(event.key)
+            if name in self.held:
+                return  # a repeat of a key still held: one press is one step
+            self.held.add(name)
+            self._key(name)
         elif event.type == pg.KEYUP:
             self.held.discard(pg.key.name(event.key))
-        elif event.type == pg.MOUSEBUTTONDOWN and self.controls.mode == "click" and not self.over:
-            cell = self.window.cell_at(event.pos)
-            if cell is not None and self.game.action_masks()[cell]:
-                self.act(cell)
+        elif self.board and event.type == pg.MOUSEMOTION:
+            self.hover = self.layout.cell_at(event.pos)
+        elif self.board and event.type == pg.MOUSEBUTTONDOWN and event.button == 1:
+            cell = self.layout.cell_at(event.pos)
+            if cell is not None:
+                self._move(lambda: self.session.act(cell))
+
+    def _key(self, name: str) -> None:
+        if name in self.quit_keys:
+            self.quit = True
+        elif name in NEXT_GAME_KEYS:
+            if self.session.over:
+                self.new_game()
             else:
-                self.message = "not a group"
+                self.notice = "Enter starts the next game once this one is over" + (
+                    " (R starts a new one now)" if self.restart_keys else "")  # fmt: skip
+        elif name in self.restart_keys:
+            self.new_game()
+        elif name in self.controls:
+            self._move(lambda: self.session.press(self.controls[name]))
+        else:
+            self.notice = f"the key {name!r} does nothing in this game: the keys are listed on the right"
 
-    def new_episode(self) -> None:
-        """Start the next episode (an unfinished one is recorded as restarted)."""
-        self.episode += 1
-        seed = self.base_seed + self.episode
-        self.obs, self.info = self.env.reset(seed=seed)
-        self.writer.start_episode(seed, self.obs)
-        self.total, self.last_reward, self.steps, self.over = 0.0, None, 0, False
-        self.message = ""
+    def _move(self, move: Callable[[], None]) -> None:
+        """Make a move through the session, unless the game has not been seen yet or is over."""
+        if self.shown != self.session.episode:
+            return  # read in the frame the game started: the player cannot have seen it
+        if self.session.over:
+            self.notice = "the game is over: Enter starts the next one"
+            return
+        try:
+            move()
+        except SessionError as err:
+            self.notice = str(err)
+        else:
+            self.notice = ""
+            self.moves += 1
+        self.view = self.session.view()
 
-    def act(self, action: Any) -> None:
-        """Step the env, record the step, and note the episode's end."""
-        self.obs, reward, terminated, truncated, self.info = self.env.step(action)
-        self.writer.step(action, reward, terminated, truncated, self.obs, self.info)
-        self.total += float(reward)
-        self.last_reward, self.steps, self.message = float(reward), self.steps + 1, ""
-        if terminated or truncated:
-            self.over = True
-            outcome = {True: "success! ", False: "failed. "}.get(self.info.get("success"), "")
-            self.message = f"game over: {outcome}Space: next game"
+    def new_game(self) -> None:
+        """Start the next episode (one under way is recorded as restarted)."""
+        try:
+            self.session.reset()
+        except SessionError as err:  # a session with a quota of games may refuse
+            self.notice = str(err)
+            return
+        self.notice = ""
+        self.view = self.session.view()
 
-    def status(self) -> list[str]:
-        """The lines shown above the game."""
-        last = "" if self.last_reward is None else f"   reward {self.last_reward:+g}"
-        first = f"game {self.episode + 1}   step {self.steps}   score {self.total:g}{last}"
-        return [first, self.message] if self.message else [first]
+    # -- the screen ----------------------------------------------------------------------------------------------
+
+    def header(self) -> list[tuple[str, Colour]]:
+        """The lines above the game: status, then the message (a refused press, the game's end), then for boards the
+        group under the mouse."""
+        v = self.view
+        parts = [f"game {v['game']}", f"step {v['steps']}"]
+        if v["steps_left"] is not None:
+            parts.append(f"steps left {v['steps_left']}")
+        parts.append(f"score {_number(v['score'])}")
+        if v["last_reward"]:  # the reward of the move just made; a no-op or a new game shows none
+            parts.append(f"last move {'+' if v['last_reward'] > 0 else ''}{_number(v['last_reward'])}")
+        if v["delay"] is not None:
+            parts.append(f"delay {v['delay']}")
+        lines = [(" · ".join(parts), TEXT)]
+        if self.notice:
+            lines.append((self.notice, NOTICE))
+        elif v["over"]:
+            lines.append((f"{v['message']} — Enter: next game", OVER))
+        elif v["message"]:
+            lines.append((v["message"], NOTICE if v["message"].startswith("not a group") else DIM))
+        if self.board:
+            lines.append((self._hover_text(), DIM))
+        return lines
+
+    def _hover_text(self) -> str:
+        if self.hover is None or self.view["over"]:
+            return ""
+        row, col = divmod(self.hover, self.layout.cols)
+        label = self.view["groups"][row][col]
+        if label < 0:
+            return "" if not self.view["board"][row][col] else "a lone bubble: not a group"
+        size = sum(cell == label for line in self.view["groups"] for cell in line)
+        return f"{size} bubbles: {_number(self.view['points'][row][col])} points"
 
     def draw(self) -> None:
-        if self.controls.mode == "click":
-            status = "   ".join(self.status())
-            self.window.draw(self.info["state"], status, self.info.get("next_column"), self.fps, self.controls.help)
+        """Draw the current view; from now on the game under way counts as seen."""
+        window = self.window
+        window.begin(self.header())
+        if self.board:
+            self.layout.draw(window.screen, self.view, None if self.view["over"] else self.hover)
         else:
-            self.window.draw(self.env.render(), self.status(), self.controls.help, self.fps)
+            window.blit_frame(_decode_frame(self.view["image"]))
+        window.show()
+        self.shown = self.session.episode
+
+    def screenshot(self, path: str | os.PathLike) -> Path:
+        """Draw and save the window as PNG (for documentation and tests)."""
+        self.draw()
+        self.window.save(path)
+        return Path(path)
+
+    # -- ending --------------------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Finish the recording and close the window and the env (idempotent)."""
-        self.writer.close()
-        window = getattr(self, "window", None)
-        if window is not None:
-            window.close()
+        """End the recording (an episode under way ends as ``quit``), the env and the window (idempotent). A session
+        without a single move keeps no recording."""
+        self.session.close()
+        if self.window is not None:
+            self.window.close()
             self.window = None
-        self.env.close()
+        if self.moves == 0 and self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+    def _discard(self) -> None:
+        self.session.writer.abandon()
+        self.session.close()
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 def play(
@@ -258,8 +365,8 @@ def play(
     seed: int | None = None,
     player: str | None = None,
     record_dir: str | Path | None = None,
-    fps: int | None = None,
-) -> Path:
-    """Open a window, let a person play ``env_id`` until they quit, and return the session's recording path."""
-    session = PlaySession(env_id, env_kwargs, seed=seed, player=player, record_dir=record_dir, fps=fps)
-    return session.run()
+    fps: int = 30,
+) -> Path | None:
+    """Open a window, let a person play ``env_id`` until they quit, and return the session's recording path (None
+    when no move was made)."""
+    return PlaySession(env_id, env_kwargs, seed=seed, player=player, record_dir=record_dir, fps=fps).run()

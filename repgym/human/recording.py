@@ -237,6 +237,13 @@ class RecordingWriter:
         os.close(self._fd)
         self._fd = None
 
+    def abandon(self) -> None:
+        """Close the file without an ``end`` or ``close`` line, as a crash would leave it: the reader then reports
+        that the session did not end normally (idempotent; :meth:`close` does nothing after it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def __enter__(self) -> RecordingWriter:
         return self
 

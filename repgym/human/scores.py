@@ -3,16 +3,21 @@
 ```python
 from repgym.human.scores import human_normalised_score, human_score, learning_summary, random_score
 recs = [read_recording(p) for p in paths]          # one env id and constructor arguments
-human = human_score(recs)                          # mean return of the finished episodes
+human = human_score(recs)                          # median over players of each player's mean return (>= 5 players)
 rand = random_score(recs[0].env_id, recs[0].env_kwargs)
 human_normalised_score(agent_mean_return, rand, human)   # 0 = random, 1 = human
 summary = learning_summary(recs)                   # episodes until first success, success rate by episode index
 ```
+
+**The human reference** is a statistic over players, not over sessions or episodes: the median of the players' mean
+returns over their finished episodes (:func:`human_reference`). One person who plays many games, or one
+below-random session, moves it by at most one player's rank; and it exists only once ``MIN_PLAYERS`` (5) players
+have played the env config, so that a single session never defines what "human" means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +25,8 @@ import numpy as np
 
 from repgym.human.recording import Episode, Recording
 from repgym.runs import DEFAULT_FIRST_SEED, EnvSpec, EvalProtocol, play
+
+MIN_PLAYERS = 5  # players an env config needs before it has a human reference
 
 
 def human_normalised_score(agent: float, random: float, human: float) -> float:
@@ -61,12 +68,27 @@ def finished_episodes(recordings: Sequence[Recording]) -> dict[str, list[Episode
     return players
 
 
-def human_score(recordings: Sequence[Recording]) -> float:
-    """Mean return of every finished episode in ``recordings`` (one game and setting)."""
-    returns = [ep.total_reward for eps in finished_episodes(recordings).values() for ep in eps]
-    if not returns:
-        raise ValueError("the recordings hold no finished episode")
-    return float(np.mean(returns))
+def human_reference(returns_by_player: Mapping[str, Sequence[float]], min_players: int = MIN_PLAYERS) -> float | None:
+    """The median over players of each player's mean return (``returns_by_player``: a player's finished-episode
+    returns); None while fewer than ``min_players`` players have at least one return."""
+    if min_players < 1:
+        raise ValueError(f"min_players must be at least 1, got {min_players}")
+    means = [float(np.mean(r)) for r in returns_by_player.values() if len(r)]
+    return float(np.median(means)) if len(means) >= min_players else None
+
+
+def human_score(recordings: Sequence[Recording], min_players: int = MIN_PLAYERS) -> float:
+    """:func:`human_reference` of the finished episodes in ``recordings`` (one game and setting); ValueError when
+    fewer than ``min_players`` players finished an episode."""
+    players = {name: [ep.total_reward for ep in eps] for name, eps in finished_episodes(recordings).items()}
+    reference = human_reference(players, min_players)
+    if reference is None:
+        done = sum(1 for r in players.values() if r)
+        if not done:
+            raise ValueError("the recordings hold no finished episode")
+        raise ValueError(f"a human reference needs {min_players} players with a finished episode; these recordings "
+                         f"hold {done}")  # fmt: skip
+    return reference
 
 
 @dataclass

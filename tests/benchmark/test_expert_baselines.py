@@ -116,7 +116,7 @@ def test_expert_normalised_column_in_every_export():
     assert norms[("repgym/KeyToDoor-v0", "greedy")] is None  # no expert row for that env
 
     md = to_markdown(by_env)
-    assert "| random-norm | human-norm | expert-norm |" in md
+    assert "| random-norm | human-norm | human players | expert-norm |" in md
     learner = next(line for line in md.splitlines() if "| qr-dqn |" in line)
     assert "| 0.50 |" in learner
     assert next(line for line in md.splitlines() if "| greedy |" in line).count("—") >= 2  # human and expert

@@ -43,7 +43,7 @@ def _rows() -> list[dict]:
 
 
 def test_entries_pool_seeds_rank_and_normalise():
-    by_env = build_entries(_rows(), reps=500)
+    by_env = build_entries(_rows(), reps=500, min_players=1)  # one person is the human reference only when allowed
     assert list(by_env) == [ENV, f"{ENV} (delay=3)"]
     entries = by_env[ENV]
     assert [(e.rank, e.agent) for e in entries] == [(1, "human:alice"), (2, "greedy"), (3, "qr-dqn"), (4, "random")]
@@ -71,7 +71,7 @@ def test_markdown_lists_every_entry_in_rank_order():
 
 
 def test_csv_has_one_parseable_line_per_entry():
-    rows = list(csv.DictReader(io.StringIO(to_csv(build_entries(_rows(), reps=200)))))
+    rows = list(csv.DictReader(io.StringIO(to_csv(build_entries(_rows(), reps=200, min_players=1)))))
     assert len(rows) == 5
     learner = next(r for r in rows if r["agent"] == "qr-dqn")
     assert learner["per_seed_means"] == "[20.0, 40.0]" and learner["hyperparameters"] == '{"lr": 0.001}'

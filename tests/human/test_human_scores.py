@@ -13,6 +13,7 @@ from repgym.human.recording import RecordingWriter, read_recording
 from repgym.human.scores import (
     finished_episodes,
     human_normalised_score,
+    human_reference,
     human_score,
     learning_summary,
     random_score,
@@ -58,7 +59,22 @@ def test_learning_summary(tmp_path: Path) -> None:
     eps = finished_episodes([ann, bob, cat])
     assert [len(v) for v in eps.values()] == [4, 3, 2]
     returns = [ep.total_reward for v in eps.values() for ep in v]
-    assert summary.mean_return == pytest.approx(np.mean(returns)) == pytest.approx(human_score([ann, bob, cat]))
+    assert summary.mean_return == pytest.approx(np.mean(returns))
+
+
+def test_the_human_score_is_the_median_of_players_and_needs_enough_of_them(tmp_path: Path) -> None:
+    # ann plays many games well, cat one game badly: each is one player, and the median ignores how many games
+    players = [scripted_player(tmp_path, "ann", [True] * 6), scripted_player(tmp_path, "bob", [True, False]),
+               scripted_player(tmp_path, "cat", [False]), scripted_player(tmp_path, "dan", [True, True, False]),
+               scripted_player(tmp_path, "eve", [False, False, True, None])]  # fmt: skip
+    means = sorted(np.mean([ep.total_reward for ep in eps]) for eps in finished_episodes(players).values())
+    assert human_score(players) == pytest.approx(means[2])
+    assert human_reference({"a": [1.0, 3.0], "b": [10.0], "c": [-100.0]}, min_players=3) == 2.0
+    assert human_reference({"a": [1.0], "b": [], "c": [2.0]}, min_players=3) is None  # b has no finished game
+    with pytest.raises(ValueError, match="needs 5 players with a finished episode; these recordings hold 4"):
+        human_score(players[:4])
+    assert human_score(players[:4], min_players=4) == pytest.approx(np.median(
+        [np.mean([ep.total_reward for ep in eps]) for eps in finished_episodes(players[:4]).values()]))  # fmt: skip
 
 
 def test_learning_summary_with_a_return_threshold(tmp_path: Path) -> None:

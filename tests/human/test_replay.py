@@ -81,8 +81,59 @@ def test_other_version_and_interrupted_sessions_are_noted(tmp_path: Path) -> Non
 def test_replay_renders_and_writes_video(tmp_path: Path) -> None:
     path = record_session(tmp_path, "repgym/HiddenSequence-v0", episodes=1, delay=0)
     out = tmp_path / "replay.gif"
-    report = replay(path, render=True, video=out, fps=10)
+    report = replay(path, render=True, video=out, seconds_per_move=0.001)
     assert report.episodes == 2 and out.stat().st_size > 0
     with pytest.raises(ValueError, match=r"\.mp4 or \.gif"):
         replay(path, video=tmp_path / "x.avi")
+    with pytest.raises(ValueError, match="seconds per move must be positive"):
+        replay(path, video=out, seconds_per_move=0)
     assert np.isfinite(report.returns).all()
+
+
+def test_replay_video_goes_at_a_readable_pace_with_the_score_drawn(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = record_session(tmp_path, "repgym/BubbleBreaker-v0", episodes=1, rows=4, cols=4, colours=2)
+    moves = len(read_recording(path).episodes[0].steps)
+    durations = []
+    replay(path, video=tmp_path / "half.gif")
+    with Image.open(tmp_path / "half.gif") as gif:
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    # the first game: its start, then one frame per move, each held half a second; the last one held longer
+    first = durations[: moves + 1]
+    assert first[:-1] == [500] * moves and first[-1] > 1000
+    replay(path, video=tmp_path / "slow.gif", seconds_per_move=1.5)
+    with Image.open(tmp_path / "slow.gif") as gif:
+        gif.seek(1)
+        assert gif.info["duration"] == 1500
+
+
+def test_each_replay_frame_carries_the_score() -> None:
+    from repgym.human.replay import _caption, captioned, upscale
+
+    lines = _caption("game 1/2", 3, 3, 12.0, 6.0, "terminated")
+    assert lines == ["score 12   (+6)", "game 1/2   move 3/3   (game over)"]
+    assert _caption("game 1/1", 1, 5, 0.0, 0.0)[0] == "score 0"  # a move that scored nothing shows no (+0)
+    frame = upscale(np.zeros((64, 64, 3), np.uint8))
+    image = captioned(frame, lines)
+    assert frame.shape == (320, 320, 3) and image.shape[1] == 320 and image.shape[0] % 2 == 0
+    bar = image[: image.shape[0] - 320]
+    assert (bar > 200).any() and (image[image.shape[0] - 320 :] == 0).all()  # text above, the frame untouched
+
+
+def test_a_recording_without_an_episode_does_not_verify(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    from repgym.human.recording import RecordingWriter
+
+    env = gym.make("repgym/Umbrella-v0")
+    for finish in ("close", "abandon"):  # a session that ended at once, and one whose program crashed at once
+        writer = RecordingWriter.create(tmp_path / finish, "repgym/Umbrella-v0", "ann", env_kwargs={}, seed=0,
+                                        action_space=env.action_space, durable=False)  # fmt: skip
+        getattr(writer, finish)()
+        writer.close()  # idempotent, and after abandon() it writes nothing
+        with pytest.raises(RecordingError, match="no episode was recorded: there is nothing to verify"):
+            replay(writer.path)
+    assert read_recording(writer.path).closed is False
