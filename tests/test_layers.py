@@ -13,7 +13,8 @@ import repgym
 PACKAGE = Path(repgym.__file__).parent
 LAYERS = {"envs": 0, "runs": 1, "worlds": 2, "agents": 3, "analysis": 4, "human": 4, "benchmark": 4, "cli": 5}
 # Top-level helpers (atomic_files, listing, __init__) are shared infrastructure: rank by who may use them.
-TOP_LEVEL = {"atomic_files": 0, "worker_pool": 0, "__init__": 0, "__main__": 5, "listing": 5}
+# notebook is a front end like the command line (the Jupyter widget over the game session and the videos).
+TOP_LEVEL = {"atomic_files": 0, "worker_pool": 0, "__init__": 0, "__main__": 5, "listing": 5, "notebook": 5}
 # Siblings in the evaluation layer that may read each other, and why.
 ALLOWED_SIBLINGS = {("benchmark", "human")}  # the leaderboard replays and ranks human recordings
 

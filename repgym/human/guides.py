@@ -202,8 +202,8 @@ def _delayed_guide(game: Any) -> Guide:
     controls = _key_controls(game)
     clock = (_hex(draw.WHITE), "bar on top: time used")
     if name == "KeyToDoorEnv":
-        apples = f"then eat apples for {delay} steps (+{game.apple_reward:g} each)" if delay else "then"
-        goal = (f"Pick up the key in the first room, {apples}, then walk through the door at the top of the last "
+        apples = f", then eat apples for {delay} steps (+{game.apple_reward:g} each)" if delay else ""
+        goal = (f"Pick up the key in the first room{apples}, then walk through the door at the top of the last "
                 f"room: it opens (+{game.door_reward:g}) only if you carry the key.")  # fmt: skip
         legend = [(_hex(draw.CYAN), "you"), (_hex(draw.YELLOW), "the key; the top-left square turns yellow once you "
                   "hold it"), (_hex(draw.RED), "an apple"), (_hex(draw.BROWN), "the door (green once open)"),

@@ -13,6 +13,9 @@ session.act(2)                     # an action (JSON form: an int, or a list of 
 session.view()                     # {"score": ..., "steps_left": ..., "image": "data:image/png;base64,..."}
 session.close()                    # or close("disconnect") when the player went away mid-episode
 ```
+
+``games=N`` (a study's quota) makes the session play exactly ``N`` games, each to its end: no restart mid-game, no
+game after the last.
 """
 
 from __future__ import annotations
@@ -51,8 +54,12 @@ class GameSession:
         player: str = "anonymous",
         record_dir: str | Path | None = None,
         durable: bool = True,
+        games: int | None = None,
     ) -> None:
+        if games is not None and games < 1:
+            raise ValueError(f"games must be at least 1, got {games}")
         self.env_id = env_id
+        self.games = games  # a study's quota: this many games, each played to its end (None: any number)
         self.env_kwargs = dict(env_kwargs or {})
         self.env = gym.make(env_id, render_mode="rgb_array", **self.env_kwargs)
         try:
@@ -80,8 +87,14 @@ class GameSession:
     # -- playing -----------------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Start the next episode (one still under way is recorded as restarted)."""
+        """Start the next episode (one still under way is recorded as restarted). With ``games``, a game under way
+        cannot be restarted and no game follows the last one (:class:`SessionError` ``not_now`` / ``all_played``)."""
         self._check_open()
+        if self.games is not None and self.episode >= 0:
+            if not self.over:
+                raise SessionError("not_now", "finish this game first: every game of a study is played to its end")
+            if self.finished >= self.games:
+                raise SessionError("all_played", f"all {self.games} games of this session are played")
         self.episode += 1
         seed = self.base_seed + self.episode
         obs, self.info = self.env.reset(seed=seed)
@@ -150,6 +163,7 @@ class GameSession:
             "game": self.episode + 1, "steps": self.steps, "steps_left": steps_left, "score": self.total,
             "last_reward": self.last_reward, "over": self.over, "success": self.success,
             "message": self.message or hint(self.env, self.info), "delay": getattr(self.game, "delay", None),
+            "games_left": None if self.games is None else self.games - self.finished,
         }  # fmt: skip
         if self.episode < 0:
             return out

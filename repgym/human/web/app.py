@@ -3,7 +3,8 @@
 Routes: ``/`` the games; ``/play/<name>?<settings>`` a game page (``name`` as registered without the ``repgym/``
 namespace, settings checked by :func:`repgym.human.guides.parse_settings`); ``/ws/<name>?<settings>&player=<name>``
 the game itself (messages: :mod:`.messages`); ``/leaderboard`` the leaderboard page when the app was given one;
-``/static/*`` the page's script and style.
+``/static/*`` the page's script and style. With ``ServerConfig.study``, the study's routes
+(:mod:`.study_routes`) replace the home, game and socket routes.
 
 One WebSocket is one :class:`~repgym.human.session.GameSession` — one env, one recording. Its env work runs on one
 worker thread for the whole session (a MuJoCo GL context must stay on the thread that made it), off the event loop,
@@ -39,6 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from repgym.envs.registry import NAMESPACE
 from repgym.human import guides
 from repgym.human.session import GameSession, SessionError
+from repgym.human.study import Study
 from repgym.human.web import pages
 from repgym.human.web.messages import (
     MAX_MESSAGE_BYTES,
@@ -76,6 +78,7 @@ class ServerConfig:
     leaderboard: Callable[[], str] | None = None
     clock: Callable[[], float] | None = None  # for the rate limit (tests); None: time.monotonic
     seed: int | None = None  # every session's first seed (all players get the same games); None: random per session
+    study: Study | None = None  # serve this study (repgym.human.web.study_routes) instead of free play
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Server:
     executors: list[ThreadPoolExecutor] = field(default_factory=list)
     results: list[SessionResult] = field(default_factory=list)
     live: int = 0
+    study_desk: Any = None  # a study server's progress (repgym.human.web.study_routes.StudyDesk)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next: itertools.count = field(default_factory=itertools.count)
 
@@ -206,16 +210,20 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             await _refuse(websocket, "busy", f"the server is full ({config.max_sessions} games under way); try later")
             return
         try:
-            await _serve(websocket, server, entry.id, settings, player)
+            await _serve(websocket, server, Seat(entry.id, settings, player))
         finally:
             server.leave()
 
+    if config.study is None:
+        routes = [Route("/", home), Route("/play/{name}", play_page), WebSocketRoute("/ws/{name}", game_socket)]
+    else:  # a study server: players follow the study, nothing else
+        from repgym.human.web.study_routes import study_routes
+
+        routes = study_routes(server, config.study)
     app = Starlette(
         routes=[
-            Route("/", home),
-            Route("/play/{name}", play_page),
+            *routes,
             Route("/leaderboard", leaderboard),
-            WebSocketRoute("/ws/{name}", game_socket),
             Mount("/static", StaticFiles(directory=str(files("repgym.human.web").joinpath("static"))), name="static"),
         ],
         lifespan=_lifespan(server),
@@ -262,20 +270,36 @@ async def _refuse(websocket: WebSocket, code: str, message: str) -> None:
     await websocket.close(code=1008)
 
 
-async def _serve(websocket: WebSocket, server: Server, env_id: str, settings: dict[str, Any], player: str) -> None:
+@dataclass
+class Seat:
+    """What one WebSocket plays: the env config, the player, the first seed (None: ``config.seed``), and for a study
+    its quota of ``games`` (the server ends the session once they are played), ``extra`` fields for the hello frame
+    (where in the study this is) and ``done``, told the session's result before the socket closes."""
+
+    env_id: str
+    settings: dict[str, Any]
+    player: str
+    seed: int | None = None
+    games: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    done: Callable[[SessionResult], None] | None = None
+
+
+async def _serve(websocket: WebSocket, server: Server, seat: Seat) -> None:
     """Play one session to its end, then close its recording and submit it (``server.results`` tells how)."""
     config = server.config
     worker = server.worker()
+    env_id = seat.env_id
     try:
-        session = await _on(worker, _open_session, env_id, settings, player, config)
+        session = await _on(worker, _open_session, seat, config)
     except (ValueError, TypeError, OSError, gym.error.Error) as err:
         await _refuse(websocket, "cannot_start", f"cannot start {env_id}: {err}")
         return
     limit = RateLimit(config.rate, config.burst, **({"clock": config.clock} if config.clock else {}))
     reason = "disconnect"
     try:
-        await websocket.send_json({"type": "hello", "env_id": env_id, "settings": settings, "player": player,
-                                   "guide": session.guide.to_json()})  # fmt: skip
+        await websocket.send_json({"type": "hello", "env_id": env_id, "settings": seat.settings,
+                                   "player": seat.player, "guide": session.guide.to_json(), **seat.extra})  # fmt: skip
         await websocket.send_json({"type": "state", **await _on(worker, _reset, session)})
         while True:
             try:
@@ -302,6 +326,9 @@ async def _serve(websocket: WebSocket, server: Server, env_id: str, settings: di
                 await websocket.send_json(error_frame("server_error", f"the game failed: {type(err).__name__}"))
                 continue
             await websocket.send_json({"type": "state", **state})
+            if seat.games is not None and session.finished >= seat.games:
+                reason = "quit"  # a study's quota is played: the server ends the session
+                break
     except WebSocketDisconnect:
         pass
     except Exception as err:  # noqa: BLE001  (e.g. the first render fails: tell the player, record, close)
@@ -311,16 +338,19 @@ async def _serve(websocket: WebSocket, server: Server, env_id: str, settings: di
     finally:
         # Shielded: a cancelled connection (client gone, server stopping) still ends its recording and submits it.
         with anyio.CancelScope(shield=True):
-            server.finished(await _on(worker, _finish, session, reason, config.submit))
+            result = await _on(worker, _finish, session, reason, config.submit)
+            server.finished(result)
+            if seat.done is not None:
+                seat.done(result)
     if reason == "quit":
         with contextlib.suppress(RuntimeError):  # already closed by the client
             await websocket.close()
 
 
-def _open_session(env_id: str, settings: dict[str, Any], player: str, config: ServerConfig) -> GameSession:
-    return GameSession(
-        env_id, settings, seed=config.seed, player=player, record_dir=config.recordings, durable=config.durable
-    )
+def _open_session(seat: Seat, config: ServerConfig) -> GameSession:
+    seed = config.seed if seat.seed is None else seat.seed
+    return GameSession(seat.env_id, seat.settings, seed=seed, player=seat.player, record_dir=config.recordings,
+                       durable=config.durable, games=seat.games)  # fmt: skip
 
 
 def _reset(session: GameSession) -> dict[str, Any]:

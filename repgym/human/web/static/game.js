@@ -9,7 +9,9 @@
   const ctx = canvas ? canvas.getContext("2d") : null;
   const frame = document.getElementById("frame"); // the other games: the server's rendered frame
   const messageEl = document.getElementById("message");
-  const playerEl = document.getElementById("player");
+  const playerEl = document.getElementById("player"); // absent in a study: the player is the study's id
+  const study = body.dataset.socket ? { episodes: Number(body.dataset.episodes), played: Number(body.dataset.played) }
+    : null; // a study's game: the server picks the settings and ends the session once its rounds are played
   const PALETTE = ["#181820", "#dc322f", "#268bd2", "#85c800", "#fac814", "#d336c8", "#2ad3be", "#ff8c00",
                    "#f0f0f0", "#8c5a32", "#6e6e6e"];
   if (frame) frame.addEventListener("load", () => frame.classList.toggle("smooth", frame.naturalWidth > 128));
@@ -18,6 +20,7 @@
   let state = null; // the last state frame
   let busy = false; // a request is on its way: further input waits (no queue of stale moves)
   let hover = -1; // board: the group label under the mouse
+  let lastError = null; // the code of the last error frame (a refused connection says why before it closes)
 
   function text(id, value) {
     const el = document.getElementById(id);
@@ -34,12 +37,19 @@
     return Number.isInteger(x) ? String(x) : x.toFixed(2);
   }
 
-  function connect() {
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    if (study) return `${scheme}//${location.host}${body.dataset.socket}`;
     const name = playerEl.value.trim();
     const query = new URLSearchParams(body.dataset.query);
     if (name) query.set("player", name);
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/ws/${encodeURIComponent(body.dataset.env)}?${query}`;
+    return `${scheme}//${location.host}/ws/${encodeURIComponent(body.dataset.env)}?${query}`;
+  }
+
+  let retries = 0; // a study page reloaded quickly: the old session may still be closing on the server
+
+  function connect() {
+    const url = socketUrl();
     if (socket) {
       socket.onclose = null;
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "quit" }));
@@ -51,7 +61,11 @@
     socket.onmessage = (event) => receive(JSON.parse(event.data));
     socket.onclose = () => {
       busy = true;
-      say("disconnected from the server: reload the page to play again", true);
+      if (study && state && state.games_left === 0) {
+        finished();
+        return;
+      }
+      if (!lastError) say("disconnected from the server: reload the page to play again", true);
     };
   }
 
@@ -70,9 +84,17 @@
     }
     busy = false;
     if (message.type === "error") {
+      lastError = message.code;
+      if (message.code === "reload") { location.reload(); return; }
+      if (message.code === "already_playing" && retries < 5) {
+        retries += 1;
+        setTimeout(connect, 400 * retries);
+        return;
+      }
       say(message.error, true);
       return;
     }
+    lastError = null;
     if (message.type === "state") show(message);
   }
 
@@ -91,9 +113,19 @@
     }
   }
 
+  function finished() {
+    // Every round of this game is played and the server has ended the session: on to the next game.
+    const next = document.getElementById("next");
+    next.hidden = false;
+    document.getElementById("new-game").hidden = true;
+    say(`${state.message} — all ${study.episodes} rounds of this game are played: continue with the study`, false);
+    next.focus();
+  }
+
   function act(control) {
     if (state && state.over) {
-      say("this game is over: press Enter or “new game”", true);
+      say(study ? "this round is over: press Enter or “next round”" : "this game is over: press Enter or “new game”",
+        true);
       return;
     }
     send({ type: "key", key: control.key });
@@ -101,13 +133,20 @@
 
   function show(s) {
     state = s;
-    text("s-game", `game ${s.game}`);
+    text("s-game", study ? `round ${Math.min(study.played + s.game, study.episodes)} of ${study.episodes}`
+      : `game ${s.game}`);
     const last = !s.last_reward ? "" : ` (last ${s.last_reward > 0 ? "+" : ""}${fmt(s.last_reward)})`;
     text("s-score", `score ${fmt(s.score)}${last}`);
     text("s-steps", `step ${s.steps}`);
     text("s-left", s.steps_left === null ? "" : `steps left ${s.steps_left}`);
     if (s.delay !== null) text("s-delay", `delay ${s.delay}`);
-    say(s.over ? `${s.message} — press Enter or “new game” to play again` : s.message, false);
+    if (study) {
+      const next = s.games_left > 0 ? ` — press Enter or “next round” for round ${study.played + s.game + 1}` : "";
+      say(s.over ? `${s.message}${next}` : s.message, false);
+      document.getElementById("new-game").disabled = !s.over || s.games_left === 0;
+    } else {
+      say(s.over ? `${s.message} — press Enter or “new game” to play again` : s.message, false);
+    }
     if (s.image) frame.src = s.image;
     else draw();
   }
@@ -201,7 +240,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.target === playerEl || event.ctrlKey || event.metaKey || event.altKey) return;
+    if ((playerEl && event.target === playerEl) || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.repeat) { event.preventDefault(); return; } // a held key is one press, never a stream of moves
     if (event.key === "Enter") {
       event.preventDefault();
@@ -219,17 +258,18 @@
     busy = false; // a new game is always allowed, even while a move is on its way
     send({ type: "reset" });
   });
-  document.getElementById("rename").addEventListener("click", () => {
-    if (playerEl.value.trim()) localStorage.setItem("repgym-player", playerEl.value.trim());
-    connect();
-  });
-
-  // A name of one's own, or an anonymous id kept by this browser, so that one person's games stay together.
-  let saved = localStorage.getItem("repgym-player");
-  if (!saved) {
-    saved = "guest-" + Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0");
-    localStorage.setItem("repgym-player", saved);
+  if (!study) {
+    document.getElementById("rename").addEventListener("click", () => {
+      if (playerEl.value.trim()) localStorage.setItem("repgym-player", playerEl.value.trim());
+      connect();
+    });
+    // A name of one's own, or an anonymous id kept by this browser, so that one person's games stay together.
+    let saved = localStorage.getItem("repgym-player");
+    if (!saved) {
+      saved = "guest-" + Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0");
+      localStorage.setItem("repgym-player", saved);
+    }
+    playerEl.value = saved;
   }
-  playerEl.value = saved;
   connect();
 })();
