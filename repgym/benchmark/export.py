@@ -48,12 +48,19 @@ def _row_cells(e: Entry) -> list[str]:
     """The displayed cells of an entry, in :data:`HEADERS` order."""
     return [str(e.rank), e.agent, _hp(e.hyperparameters) or "—", _steps(e), e.protocol, str(len(e.seeds)),
             str(len(e.returns)), f"{e.mean:.2f} ± {e.std:.2f}", f"{e.iqm:.2f} [{e.iqm_low:.2f}, {e.iqm_high:.2f}]",
-            _num(e.random_norm), _num(e.human_norm), str(e.human_players), _num(e.expert_norm),
+            _num(e.random_norm), _num(e.human_norm), str(e.human_players), _num(e.expert_norm), _cpu(e),
             e.video or ""]  # fmt: skip
 
 
+def _cpu(e: Entry) -> str:
+    """CPU time of an entry's jobs (training and evaluation, all seeds), as a reader compares budgets."""
+    if e.cpu_time_s is None:
+        return "—"
+    return f"{e.cpu_time_s:.0f} s" if e.cpu_time_s < 120 else f"{e.cpu_time_s / 60:.1f} min"
+
+
 HEADERS = ["#", "agent", "hyperparameters", "train steps", "protocol", "seeds", "episodes", "mean ± std",
-           "IQM [95% CI]", "random-norm", "human-norm", "human players", "expert-norm", "video"]  # fmt: skip
+           "IQM [95% CI]", "random-norm", "human-norm", "human players", "expert-norm", "CPU", "video"]  # fmt: skip
 HUMAN_NOTE = ("human-norm = (mean − random) / (human − random), where human is the median over players of each "
               "player's mean return, shown once enough players (repgym leaderboard --min-players, default 5) have "
               "played the env config; human players: how many it rests on")  # fmt: skip
@@ -95,12 +102,13 @@ def print_table(by_env: dict[str, list[Entry]], console: Any = None) -> None:
         for name, justify in (("#", "right"), ("agent", "left"), ("steps", "right"), ("protocol", "left"),
                               ("seeds", "right"), ("mean ± std", "right"), ("IQM [95% CI]", "right"),
                               ("rand-norm", "right"), ("human-norm", "right"), ("players", "right"),
-                              ("expert-norm", "right")):  # fmt: skip
+                              ("expert-norm", "right"), ("CPU", "right")):  # fmt: skip
             table.add_column(name, justify=justify, no_wrap=name in ("agent", "mean ± std", "IQM [95% CI]"))
         for e in entries:
             cells = [escape(_plain(c)) for c in _row_cells(e)]
             table.add_row(cells[0], cells[1], cells[3], cells[4], cells[5], cells[7], cells[8], cells[9],
-                          cells[10], cells[11], cells[12], style="magenta" if e.kind == "human" else None)  # fmt: skip
+                          cells[10], cells[11], cells[12], cells[13],
+                          style="magenta" if e.kind == "human" else None)  # fmt: skip
         console.print(table)
         console.print()
     if by_env:
@@ -124,7 +132,7 @@ def to_markdown(by_env: dict[str, list[Entry]]) -> str:
 CSV_COLUMNS = ["env_id", "env_kwargs", "rank", "agent", "kind", "hyperparameters", "train_steps", "eval_episodes",
                "protocol", "seeds", "per_seed_means", "mean", "std", "iqm", "iqm_ci_low", "iqm_ci_high",
                "random_normalised", "human_normalised", "human_reference", "human_players", "expert_normalised",
-               "wall_time_s", "repgym_versions", "git_commits", "date", "video"]  # fmt: skip
+               "wall_time_s", "cpu_time_s", "repgym_versions", "git_commits", "date", "video"]  # fmt: skip
 
 
 def to_csv(by_env: dict[str, list[Entry]]) -> str:
@@ -139,7 +147,8 @@ def to_csv(by_env: dict[str, list[Entry]]) -> str:
                              e.protocol, json.dumps(e.seeds), json.dumps(e.per_seed), e.mean, e.std, e.iqm,
                              e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, e.human_reference, e.human_players,
                              e.expert_norm,
-                             round(e.wall_time_s, 3), " ".join(e.versions), " ".join(e.commits), e.date,
+                             round(e.wall_time_s, 3), None if e.cpu_time_s is None else round(e.cpu_time_s, 3),
+                             " ".join(e.versions), " ".join(e.commits), e.date,
                              e.video or ""])  # fmt: skip
     return buf.getvalue()
 

@@ -48,6 +48,7 @@ class Entry:
     iqm_low: float
     iqm_high: float
     wall_time_s: float  # summed over seeds
+    cpu_time_s: float | None  # summed over seeds; None where no row recorded it (people, rows written before it)
     versions: list[str]
     commits: list[str]
     date: str  # latest row's
@@ -83,6 +84,12 @@ def _key(row: dict[str, Any]) -> tuple:
 
 
 REFERENCES = ("random", "human", "expert")
+
+
+def _cpu_time(members: list[dict[str, Any]]) -> float | None:
+    """CPU seconds of an entry's rows together, where every row recorded them."""
+    times = [r.get("cpu_time_s") for r in members]
+    return None if any(t is None for t in times) else float(sum(times))
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ def build_entries(
             protocol=first["protocol"], seeds=[r["seed"] for r in members], per_seed=per_seed, returns=returns,
             mean=mean, std=float(np.std(returns)), iqm=point, iqm_low=low, iqm_high=high,
             wall_time_s=float(sum(r["wall_time_s"] or 0.0 for r in members)),
+            cpu_time_s=_cpu_time(members),
             versions=sorted({r["repgym_version"] for r in members}),
             commits=sorted({r["git_commit"] for r in members if r["git_commit"]}),
             date=max(r["created_utc"] for r in members), row_ids=[r["id"] for r in members], best_row=best["id"],

@@ -134,6 +134,7 @@ def test_bench_runs_the_expert_and_the_leaderboard_normalises_by_it(db, capsys):
     assert "4 jobs" in capsys.readouterr().out  # random: 3 seeds; the expert: one
     assert main(["leaderboard", "--format", "md", "--db", db]) == 0
     md = capsys.readouterr().out
-    assert "| human-norm | human players | expert-norm |" in md
+    assert "| human-norm | human players | expert-norm | CPU |" in md
     expert = next(line for line in md.splitlines() if "| expert |" in line)
-    assert expert.split(" | ")[-2] == "1.00"  # the expert is its own reference
+    assert expert.split(" | ")[-3] == "1.00"  # the expert is its own reference
+    assert expert.split(" | ")[-2].endswith(" s")  # the CPU time its job took
