@@ -48,6 +48,7 @@ def _row_cells(e: Entry) -> list[str]:
     """The displayed cells of an entry, in :data:`HEADERS` order."""
     return [str(e.rank), e.agent, _hp(e.hyperparameters) or "—", _steps(e), e.protocol, str(len(e.seeds)),
             str(len(e.returns)), f"{e.mean:.2f} ± {e.std:.2f}", f"{e.iqm:.2f} [{e.iqm_low:.2f}, {e.iqm_high:.2f}]",
+            "—" if e.success_rate is None else f"{e.success_rate:.0%}",
             _num(e.random_norm), _num(e.human_norm), str(e.human_players), _num(e.expert_norm), _cpu(e),
             e.video or ""]  # fmt: skip
 
@@ -60,7 +61,8 @@ def _cpu(e: Entry) -> str:
 
 
 HEADERS = ["#", "agent", "hyperparameters", "train steps", "protocol", "seeds", "episodes", "mean ± std",
-           "IQM [95% CI]", "random-norm", "human-norm", "human players", "expert-norm", "CPU", "video"]  # fmt: skip
+           "IQM [95% CI]", "success", "random-norm", "human-norm", "human players", "expert-norm", "CPU",
+           "video"]  # fmt: skip
 HUMAN_NOTE = ("human-norm = (mean − random) / (human − random), where human is the median over players of each "
               "player's mean return, shown once enough players (repgym leaderboard --min-players, default 5) have "
               "played the env config; human players: how many it rests on")  # fmt: skip
@@ -101,13 +103,14 @@ def print_table(by_env: dict[str, list[Entry]], console: Any = None) -> None:
                       header_style="bold")  # fmt: skip
         for name, justify in (("#", "right"), ("agent", "left"), ("steps", "right"), ("protocol", "left"),
                               ("seeds", "right"), ("mean ± std", "right"), ("IQM [95% CI]", "right"),
-                              ("rand-norm", "right"), ("human-norm", "right"), ("players", "right"),
+                              ("success", "right"), ("rand-norm", "right"), ("human-norm", "right"),
+                              ("players", "right"),
                               ("expert-norm", "right"), ("CPU", "right")):  # fmt: skip
             table.add_column(name, justify=justify, no_wrap=name in ("agent", "mean ± std", "IQM [95% CI]"))
         for e in entries:
             cells = [escape(_plain(c)) for c in _row_cells(e)]
             table.add_row(cells[0], cells[1], cells[3], cells[4], cells[5], cells[7], cells[8], cells[9],
-                          cells[10], cells[11], cells[12], cells[13],
+                          cells[10], cells[11], cells[12], cells[13], cells[14],
                           style="magenta" if e.kind == "human" else None)  # fmt: skip
         console.print(table)
         console.print()
@@ -130,7 +133,7 @@ def to_markdown(by_env: dict[str, list[Entry]]) -> str:
 
 
 CSV_COLUMNS = ["env_id", "env_kwargs", "rank", "agent", "kind", "hyperparameters", "train_steps", "eval_episodes",
-               "protocol", "seeds", "per_seed_means", "mean", "std", "iqm", "iqm_ci_low", "iqm_ci_high",
+               "protocol", "seeds", "per_seed_means", "mean", "std", "iqm", "iqm_ci_low", "iqm_ci_high", "success_rate",
                "random_normalised", "human_normalised", "human_reference", "human_players", "expert_normalised",
                "wall_time_s", "cpu_time_s", "repgym_versions", "git_commits", "date", "video"]  # fmt: skip
 
@@ -145,8 +148,8 @@ def to_csv(by_env: dict[str, list[Entry]]) -> str:
             writer.writerow([e.env_id, json.dumps(e.env_kwargs, sort_keys=True), e.rank, e.agent, e.kind,
                              json.dumps(e.hyperparameters, sort_keys=True), e.train_steps, e.eval_episodes,
                              e.protocol, json.dumps(e.seeds), json.dumps(e.per_seed), e.mean, e.std, e.iqm,
-                             e.iqm_low, e.iqm_high, e.random_norm, e.human_norm, e.human_reference, e.human_players,
-                             e.expert_norm,
+                             e.iqm_low, e.iqm_high, e.success_rate, e.random_norm, e.human_norm, e.human_reference,
+                             e.human_players, e.expert_norm,
                              round(e.wall_time_s, 3), None if e.cpu_time_s is None else round(e.cpu_time_s, 3),
                              " ".join(e.versions), " ".join(e.commits), e.date,
                              e.video or ""])  # fmt: skip

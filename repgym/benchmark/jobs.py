@@ -133,11 +133,12 @@ def run_job(spec: JobSpec, run_dir: str | os.PathLike) -> dict[str, Any]:
             checkpoint, curve = str(result.checkpoint), learning_curve(out / "logs")
             agent = load_agent(result.checkpoint, env=env)
         protocol = EvalProtocol(spec.eval_episodes, epsilon=spec.epsilon, rng_seed=spec.seed)
-        returns = play(agent, env, protocol).returns
+        result = play(agent, env, protocol)
     finally:
         env.close()
+    returns = result.returns
     return {"status": "ok", "returns": returns.tolist(), "mean": float(returns.mean()), "std": float(returns.std()),
-            "checkpoint": checkpoint, "learning_curve": curve}  # fmt: skip
+            "success_rate": result.success_rate, "checkpoint": checkpoint, "learning_curve": curve}  # fmt: skip
 
 
 def _shipped_agent(spec: JobSpec, env: gym.Env) -> Any:

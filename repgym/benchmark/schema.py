@@ -71,6 +71,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE results ADD COLUMN cpu_time_s REAL;
         """,
     ),
+    (
+        4,
+        """
+        -- Fraction of the evaluation episodes that ended with the env's info["success"] (or "is_success"), NULL
+        -- where the env reports no success, for people, and for rows written before it.
+        ALTER TABLE results ADD COLUMN success_rate REAL;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

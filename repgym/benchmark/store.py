@@ -50,6 +50,7 @@ COLUMNS = (
     "job_key", "status", "kind", "env_id", "env_kwargs", "agent", "hyperparameters", "seed", "train_steps",
     "eval_episodes", "protocol", "returns", "mean", "std", "wall_time_s", "repgym_version", "git_commit",
     "created_utc", "video_path", "checkpoint", "learning_curve", "worker", "suite", "source", "error", "cpu_time_s",
+    "success_rate",
 )  # fmt: skip
 CLAIM_LEASE_S = 600.0  # a claim its owner has not renewed for this long is taken over (the owner is presumed dead)
 T = TypeVar("T")

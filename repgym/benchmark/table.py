@@ -49,6 +49,7 @@ class Entry:
     iqm_high: float
     wall_time_s: float  # summed over seeds
     cpu_time_s: float | None  # summed over seeds; None where no row recorded it (people, rows written before it)
+    success_rate: float | None  # over every evaluation episode; None where the env reports no success
     versions: list[str]
     commits: list[str]
     date: str  # latest row's
@@ -84,6 +85,14 @@ def _key(row: dict[str, Any]) -> tuple:
 
 
 REFERENCES = ("random", "human", "expert")
+
+
+def _success_rate(members: list[dict[str, Any]]) -> float | None:
+    """Successes over all evaluation episodes of an entry's rows, where every row recorded its rate."""
+    rates = [(r.get("success_rate"), len(r["returns"])) for r in members]
+    if not rates or any(rate is None for rate, _ in rates):
+        return None
+    return float(sum(rate * n for rate, n in rates) / sum(n for _, n in rates))
 
 
 def _cpu_time(members: list[dict[str, Any]]) -> float | None:
@@ -150,6 +159,7 @@ def build_entries(
             mean=mean, std=float(np.std(returns)), iqm=point, iqm_low=low, iqm_high=high,
             wall_time_s=float(sum(r["wall_time_s"] or 0.0 for r in members)),
             cpu_time_s=_cpu_time(members),
+            success_rate=_success_rate(members),
             versions=sorted({r["repgym_version"] for r in members}),
             commits=sorted({r["git_commit"] for r in members if r["git_commit"]}),
             date=max(r["created_utc"] for r in members), row_ids=[r["id"] for r in members], best_row=best["id"],

@@ -138,3 +138,4 @@ def test_bench_runs_the_expert_and_the_leaderboard_normalises_by_it(db, capsys):
     expert = next(line for line in md.splitlines() if "| expert |" in line)
     assert expert.split(" | ")[-3] == "1.00"  # the expert is its own reference
     assert expert.split(" | ")[-2].endswith(" s")  # the CPU time its job took
+    assert expert.split(" | ")[9] == "100%"  # Umbrella reports success: the expert always chooses right
