@@ -21,6 +21,7 @@ import csv
 import math
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,10 +147,10 @@ def draw(curves: Sequence[Curve], title: str, out: Path, ylabel: str = "episode 
         if ylabel == "success rate":
             ax.set_ylim(-0.05, 1.05)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="best", framealpha=0.6)
     for ax in list(axes.flat)[len(curves) :]:
         ax.axis("off")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=int(40 * cols * 1.6)), fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -84,6 +84,9 @@ class Agent(ABC):
     name: ClassVar[str] = "agent"
     # The spaces this agent's networks are built for: load refuses an env whose spaces differ from the recorded ones.
     checked_spaces: ClassVar[tuple[str, ...]] = SPACES
+    # Constructor arguments the analyzers load this agent with: how it acts while they collect states and measure
+    # ablated returns, never what its networks compute (e.g. a search agent acts by its cheapest rule there).
+    analysis_overrides: ClassVar[dict[str, Any]] = {}
 
     env: gym.Env | gym.vector.VectorEnv
     env_spec: EnvSpec | None = None

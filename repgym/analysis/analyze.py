@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from threadpoolctl import threadpool_limits
 
 import repgym
+from repgym.agents.base import Agent
 from repgym.analysis.ablation import ablated
 from repgym.analysis.capture import (
     Capture,
@@ -240,7 +241,6 @@ def analyze_checkpoint(
 
     Returns the path of ``report.md``.
     """
-    from repgym.agents import load_agent
     from repgym.analysis.report import write_report
 
     select(only)  # an unknown analyzer name fails before any checkpoint is read
@@ -252,8 +252,8 @@ def analyze_checkpoint(
     second = Checkpoint.read(compare) if compare is not None else None
     spec = _env_spec(first, env_id, env_kwargs or {})
     env = spec.make()
-    agent = load_agent(first, env=env)
-    other = load_agent(second, env=spec.make()) if second is not None else None
+    agent, acting = _load_for_analysis(first, env)
+    other = _load_for_analysis(second, spec.make())[0] if second is not None else None
     analysis = analyze_agent(agent, env, config, compare=other, progress=progress, only=only)
     analysis.meta.update(
         checkpoint=str(first.path),
@@ -262,11 +262,22 @@ def analyze_checkpoint(
         env_id=spec.id,
         env_kwargs=dict(spec.kwargs),
         compare=None if second is None else str(second.path),
+        acting_overrides=acting or None,
     )
     report = write_report(analysis.table, out_dir, analysis.meta)
     if progress:
         Console(stderr=True).print(f"report: {report}")
     return report
+
+
+def _load_for_analysis(checkpoint: Checkpoint, env: gym.Env) -> tuple[Agent, dict[str, Any]]:
+    """The agent of ``checkpoint``, loaded with its class's :attr:`~repgym.agents.base.Agent.analysis_overrides`
+    (how it acts while analysed), and those overrides."""
+    from repgym.agents import registered_agent
+
+    agent_cls = registered_agent(checkpoint).load_class()
+    overrides = dict(agent_cls.analysis_overrides)
+    return agent_cls.load(checkpoint, env=env, **overrides), overrides
 
 
 def _env_spec(checkpoint: Checkpoint, env_id: str | None, overrides: dict[str, Any]) -> EnvSpec:

@@ -116,6 +116,10 @@ def _setup(meta: dict[str, Any]) -> list[str]:
         ],
         ["compared with", meta.get("compare")],
         ["latents captured through", meta.get("capture_via")],
+        [
+            "acting while analysed",
+            ", ".join(f"{k}={v}" for k, v in (meta.get("acting_overrides") or {}).items()) or "as saved",
+        ],
         ["output module (ablation, attribution)", meta.get("output_module")],
         ["attribution", meta.get("attribution")],
         ["repgym / wall time", f"{meta.get('repgym_version')} / {meta.get('seconds')} s"],

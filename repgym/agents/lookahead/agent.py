@@ -66,6 +66,9 @@ class LookaheadAgent(Agent):
     name = "lookahead"
     # The value net is built for the rules (checked on load), not for one observation mode: planes or board.
     checked_spaces = ("action",)
+    # The analyzers read the value net, which a search only queries more often: they act by the one-step look-ahead
+    # (a beam of width 16 would search again at every ablated unit and every probed state).
+    analysis_overrides = {"search": "lookahead"}
 
     def __init__(
         self,
