@@ -19,7 +19,8 @@ without the arguments that equal the env's defaults, so ``KeyToDoor delay=20`` a
 The ``expert`` baseline runs wherever ``random`` does and the env has an expert, with one seed (``single_seed``):
 it is the reference of the expert-normalised score, not a contestant, the delayed oracle and the physics
 controllers are deterministic, and the Bubble Breaker search's seed only changes its playouts. ``--seeds K`` asks
-for K seeds of every job, the expert's included."""
+for K seeds of every job, the expert's included.
+"""
 
 from __future__ import annotations
 
