@@ -89,6 +89,12 @@ def _submitted_row(store: LeaderboardStore, recording: Recording, key: str) -> i
     return None
 
 
+def _success_rate(finished: list) -> float | None:
+    """The fraction of finished episodes the env called a success; None where it reports no success."""
+    flags = [ep.success for ep in finished]
+    return None if any(f is None for f in flags) else float(np.mean(flags))
+
+
 def submit_recording(path: str | os.PathLike, store: LeaderboardStore) -> Submission:
     """Validate ``path`` by replay and add its finished episodes to ``store``; :class:`RecordingError` (a
     ``ValueError``) when the file is corrupt, altered, not reproduced by the env, or holds no finished episode. A
@@ -111,7 +117,7 @@ def submit_recording(path: str | os.PathLike, store: LeaderboardStore) -> Submis
            "env_kwargs": recording.env_kwargs, "agent": agent, "hyperparameters": {},
            "seed": int(recording.header["seed"]), "train_steps": None, "eval_episodes": len(finished),
            "protocol": "human", "returns": returns.tolist(), "mean": float(returns.mean()),
-           "std": float(returns.std()), "wall_time_s": float(last_t),
+           "std": float(returns.std()), "wall_time_s": float(last_t), "success_rate": _success_rate(finished),
            "repgym_version": recording.header["repgym_version"], "git_commit": None,
            "created_utc": recording.header["started_utc"], "source": str(path.resolve()),
            "worker": worker_identity()}  # fmt: skip

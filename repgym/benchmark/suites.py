@@ -246,6 +246,8 @@ def _plays(
     more: list[tuple[str, dict[str, Any]]] = []
     if suite.tuned:
         for entry in _tuned_entries(env_id, config):
+            if wanted and entry.agent not in wanted:
+                continue  # --agents leaves it out: its configuration, baselines included, stays out too
             target = canonical_kwargs(env_id, {**config, **entry.env_kwargs})
             if target != config:
                 more.append((env_id, target))

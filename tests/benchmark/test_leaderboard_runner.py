@@ -86,6 +86,8 @@ def test_reference_suite_runs_every_tuned_entry_at_its_budget_on_the_delays_aske
         assert {j.num_envs for j in runs} == {entry.n_envs} and {j.eval_episodes for j in runs} == {30}
         beside = {j.agent for j in jobs if (j.env_id, j.env_kwargs) == (runs[0].env_id, runs[0].env_kwargs)}
         assert "random" in beside, entry.label  # every config a learner runs on has its references
+    baselines_only = make_jobs("reference", envs=["KeyToDoor-v0"], agents=["random"], seeds=1)
+    assert all(j.env_kwargs.get("obs_mode") != "pixels" for j in baselines_only)  # no learner asked: no pixel config
     pixels = [j for j in jobs if j.agent == "world-model"]
     assert {j.env_kwargs.get("obs_mode") for j in pixels} == {"pixels"}  # the entry's own env arguments
     assert len({j.key for j in jobs}) == len(jobs)

@@ -25,6 +25,7 @@ def test_a_replayed_recording_joins_the_leaderboard_once(tmp_path):
         entries = build_entries(db.rows(), reps=100, min_players=1)[f"{ENV} (delay=2)"]
     assert row["protocol"] == "human" and row["train_steps"] is None and row["source"] == str(path.resolve())
     assert row["mean"] == pytest.approx(np.mean(row["returns"])) and len(row["returns"]) == 3
+    assert 0.0 <= row["success_rate"] <= 1.0  # the recording's own success flags (the delay curves read them)
     human = next(e for e in entries if e.kind == "human")
     assert human.rank == 1 and human.human_norm == pytest.approx(1.0)
 
