@@ -79,11 +79,20 @@ def _crashed_row(job: JobSpec, why: str) -> dict[str, Any]:
             "suite": job.suite, "status": "failed", "error": why}  # fmt: skip
 
 
-def pending_jobs(jobs: Sequence[JobSpec], store: LeaderboardStore) -> list[JobSpec]:
-    """The jobs without a finished row, duplicates removed, longest (most training steps) first."""
-    finished = store.finished_keys()
+def pending_jobs(jobs: Sequence[JobSpec], store: LeaderboardStore | None) -> list[JobSpec]:
+    """The jobs without a finished row in ``store`` (None: no database yet, every job), duplicates removed,
+    longest (most training steps) first."""
+    finished = store.finished_keys() if store is not None else set()
     unique = {job.key: job for job in jobs if job.key not in finished}
     return sorted(unique.values(), key=lambda j: (-j.train_steps, -j.eval_episodes))
+
+
+def pending_in(jobs: Sequence[JobSpec], path: str | os.PathLike) -> list[JobSpec]:
+    """:func:`pending_jobs` against the database at ``path``, read only: a dry run never creates or upgrades it."""
+    if not Path(path).exists():
+        return pending_jobs(jobs, None)
+    with LeaderboardStore(path, read_only=True) as store:
+        return pending_jobs(jobs, store)
 
 
 def run_bench(
@@ -270,4 +279,4 @@ class _Progress:
             self._progress.stop()
 
 
-__all__ = ["BACKENDS", "BenchReport", "pending_jobs", "run_bench"]
+__all__ = ["BACKENDS", "BenchReport", "pending_in", "pending_jobs", "run_bench"]

@@ -148,7 +148,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from repgym.benchmark.export import print_table
-    from repgym.benchmark.runner import pending_jobs, run_bench
+    from repgym.benchmark.runner import pending_in, run_bench
     from repgym.benchmark.store import LeaderboardStore, default_db_path
     from repgym.benchmark.suites import make_jobs
     from repgym.benchmark.table import build_entries, env_label
@@ -167,11 +167,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     if args.dry_run:  # lists the jobs; never creates the database
         path = default_db_path() if args.db is None else Path(args.db).expanduser()
-        if path.exists():
-            with LeaderboardStore(path, read_only=True) as store:
-                todo = pending_jobs(jobs, store)
-        else:
-            todo = list({job.key: job for job in jobs}.values())
+        todo = pending_in(jobs, path)
         for job in todo:
             line = (f"{env_label(job.env_id, job.env_kwargs)}  {job.agent}  seed {job.seed}  {_budget(job)}  "
                     f"{job.eval_episodes} episodes  {job.protocol}  key {job.key[:12]}")  # fmt: skip

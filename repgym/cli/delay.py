@@ -167,14 +167,9 @@ def _print_table(points: dict) -> None:
 def _print_dry_run(jobs: list, path: Path) -> None:
     """The jobs still to run with their budgets; never creates the database."""
     from repgym.benchmark.delay_curve import curve_label
-    from repgym.benchmark.runner import pending_jobs
-    from repgym.benchmark.store import LeaderboardStore
+    from repgym.benchmark.runner import pending_in
 
-    if path.exists():
-        with LeaderboardStore(path, read_only=True) as store:
-            todo = pending_jobs(jobs, store)
-    else:
-        todo = list({job.key: job for job in jobs}.values())
+    todo = pending_in(jobs, path)
     for job in todo:
         budget = f"trains {job.train_steps:,} steps" if job.train_steps else "no training"
         row = {"kind": "agent", **job.to_dict()}
