@@ -5,74 +5,36 @@ Skips, saying why, where Chromium, chromedriver or Selenium is missing (``.ci/ru
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
+from browser_helpers import WAIT_S, Served, chromium
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
-pytest.importorskip("uvicorn")
-pytest.importorskip("selenium", reason="Selenium is not installed (pip install selenium)")
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-DRIVER = shutil.which("chromedriver")
-if BROWSER is None or DRIVER is None:
-    pytest.skip("headless Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)  # fmt: skip
-
-import uvicorn  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-import repgym  # noqa: E402, F401
-from repgym.benchmark.store import LeaderboardStore  # noqa: E402
-from repgym.cli.serve import make_app  # noqa: E402
-from repgym.human.recording import read_recording  # noqa: E402
+import repgym  # noqa: F401
+from repgym.benchmark.store import LeaderboardStore
+from repgym.cli.serve import make_app
+from repgym.human.recording import read_recording
 
 SEED = 21
-WAIT_S = 30  # upper bound for the page to catch up; never the expected duration
-
-
-class Served:
-    """``repgym serve``'s app on a free port, in a thread of this process."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.app = make_app(tmp_path / "recordings", tmp_path / "lb.sqlite", durable=False, seed=SEED)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", ws_max_size=65536))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-
-    @property
-    def results(self) -> list:
-        return self.app.state.server.results
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(WAIT_S)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = BROWSER
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    driver = chromium()
     yield driver
     driver.quit()
 
 
 @pytest.fixture
 def served(tmp_path: Path, browser) -> Iterator[Served]:
-    served = Served(tmp_path)
+    served = Served(make_app(tmp_path / "recordings", tmp_path / "lb.sqlite", durable=False, seed=SEED))
     WebDriverWait(browser, WAIT_S, ignored_exceptions=(Exception,)).until(
         lambda b: b.get(served.url + "/") or "repgym" in b.title
     )
@@ -122,8 +84,8 @@ def test_umbrella_played_by_keys_to_the_leaderboard(browser, served, tmp_path) -
     body.send_keys(Keys.ENTER)  # the next game
     wait_text(browser, "s-game", "game 2")
     browser.get("about:blank")
-    wait_for(lambda: served.results)
-    [result] = served.results
+    wait_for(lambda: served.app.state.server.results)
+    [result] = served.app.state.server.results
     rec = read_recording(result.path)
     assert [s.action for s in rec.episodes[0].steps] == [1, 0, 0]
     assert [ep.end_reason for ep in rec.episodes] == ["terminated", "disconnect"]  # the page left game 2 unplayed

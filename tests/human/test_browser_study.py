@@ -6,35 +6,22 @@ Skips, saying why, where Chromium, chromedriver or Selenium is missing (``.ci/ru
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_helpers import WAIT_S, Served, chromium
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
-pytest.importorskip("uvicorn")
-pytest.importorskip("selenium", reason="Selenium is not installed (pip install selenium)")
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-DRIVER = shutil.which("chromedriver")
-if BROWSER is None or DRIVER is None:
-    pytest.skip("headless Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)  # fmt: skip
+import repgym  # noqa: F401
+from repgym.benchmark.store import LeaderboardStore
+from repgym.cli.serve import make_app
+from repgym.human.recording import read_recording
+from repgym.human.study import parse_study
 
-import uvicorn  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-import repgym  # noqa: E402, F401
-from repgym.benchmark.store import LeaderboardStore  # noqa: E402
-from repgym.cli.serve import make_app  # noqa: E402
-from repgym.human.recording import read_recording  # noqa: E402
-from repgym.human.study import parse_study  # noqa: E402
-
-WAIT_S = 30  # upper bound for the page to catch up; never the expected duration
 STUDY = parse_study({
     "study": {"name": "browser", "title": "A browser study", "episodes": 2, "order": "random", "seed": 40,
               "consent": "Playing means you agree."},
@@ -45,24 +32,14 @@ STUDY = parse_study({
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, object]]:
-    app = make_app(tmp_path / "recordings", tmp_path / "lb.sqlite", durable=False, study=STUDY)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=65536))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app.state.server
-    server.should_exit = True
-    thread.join(WAIT_S)
+    served = Served(make_app(tmp_path / "recordings", tmp_path / "lb.sqlite", durable=False, study=STUDY))
+    yield served.url, served.app.state.server
+    served.stop()
 
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = BROWSER
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    driver = chromium()
     yield driver
     driver.quit()
 
