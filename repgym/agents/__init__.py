@@ -85,6 +85,9 @@ register_agent("dqn", _DQN, "DQN (mean head, for ablations), action masks", head
 
 register_agent("lookahead", "repgym.agents.lookahead.agent:LookaheadAgent",
                "Bubble Breaker / SameGame: look-ahead on a learned value, or NMCS / beam / SP-MCTS search")  # fmt: skip
+register_agent("distill", "repgym.agents.distill.agent:DistilledPolicyAgent",
+               "Bubble Breaker / SameGame: a policy network acting without search, distilled from a look-ahead "
+               "teacher (DAgger)")  # fmt: skip
 register_agent("world-model", "repgym.agents.world_model.agent:WorldModelAgent",
                "World Models: VAE/VQ-VAE + MDN-LSTM, linear controller by CMA-ES (real env or dream)")  # fmt: skip
 

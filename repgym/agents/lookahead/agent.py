@@ -157,18 +157,8 @@ class LookaheadAgent(Agent):
     # -- acting -----------------------------------------------------------------------------------------------------
 
     def boards_from_observation(self, observation: np.ndarray) -> tuple[np.ndarray, bool]:
-        """``(boards (n, rows, cols) int8, single)`` from the env's ``"planes"`` or ``"board"`` observations, one
-        or a batch (``single``: one observation was given)."""
-        obs = np.asarray(observation)
-        c = self.config
-        mode = getattr(self.env.unwrapped, "obs_mode", "planes")
-        planes = c.colours + 1 + (1 if c.continuous else 0)
-        if mode == "planes" and obs.ndim in (3, 4) and obs.shape[-3:] == (planes, c.rows, c.cols):
-            return obs.argmax(axis=-3).astype(np.int8).reshape(-1, c.rows, c.cols), obs.ndim == 3  # plane == value
-        if mode == "board" and obs.ndim in (2, 3) and obs.shape[-2:] == (c.rows, c.cols):
-            return obs.astype(np.int8).reshape(-1, c.rows, c.cols), obs.ndim == 2
-        expected = f"(..., {planes}, {c.rows}, {c.cols})" if mode == "planes" else f"(..., {c.rows}, {c.cols})"
-        raise ValueError(f"expected {mode!r} observations of shape {expected}, got shape {obs.shape}")
+        """``(boards (n, rows, cols) int8, single)`` from the env's observations (:func:`observed_boards`)."""
+        return observed_boards(observation, self.config, getattr(self.env.unwrapped, "obs_mode", "planes"))
 
     def predict(
         self,
@@ -275,6 +265,20 @@ class LookaheadAgent(Agent):
                 return net(encode(boards, self.config, canonical=self.hp.canonical))
         finally:
             net.train(was_training)
+
+
+def observed_boards(observation: np.ndarray, config: BubbleConfig, obs_mode: str) -> tuple[np.ndarray, bool]:
+    """``(boards (n, rows, cols) int8, single)`` from a Bubble Breaker env's ``"planes"`` or ``"board"``
+    observations, one or a batch (``single``: one observation was given); a one-line ``ValueError`` otherwise."""
+    obs = np.asarray(observation)
+    c = config
+    planes = c.colours + 1 + (1 if c.continuous else 0)
+    if obs_mode == "planes" and obs.ndim in (3, 4) and obs.shape[-3:] == (planes, c.rows, c.cols):
+        return obs.argmax(axis=-3).astype(np.int8).reshape(-1, c.rows, c.cols), obs.ndim == 3  # plane == value
+    if obs_mode == "board" and obs.ndim in (2, 3) and obs.shape[-2:] == (c.rows, c.cols):
+        return obs.astype(np.int8).reshape(-1, c.rows, c.cols), obs.ndim == 2
+    expected = f"(..., {planes}, {c.rows}, {c.cols})" if obs_mode == "planes" else f"(..., {c.rows}, {c.cols})"
+    raise ValueError(f"expected {obs_mode!r} observations of shape {expected}, got shape {obs.shape}")
 
 
 def load_value(path: str | os.PathLike | Checkpoint) -> ValueFunction:
