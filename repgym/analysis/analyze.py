@@ -57,6 +57,9 @@ class AnalysisSettings:
     # this many episodes (never below 25 steps each)
     min_episodes: int = 20
     blas_threads: int = 1  # numpy's BLAS threads: on a shared machine, threaded small SVDs run 100x slower
+    # the sub-class of the nested-manifold analysis, a predicate over ground-truth factors ("key_held == 1");
+    # None: the env family's default (repgym.analysis.nested)
+    nested_subclass: str | None = None
 
 
 @dataclass

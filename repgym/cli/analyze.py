@@ -47,6 +47,9 @@ def register(sub) -> dict[str, Handler]:
                            help="steps per episode while collecting and measuring returns (default: 200)")  # fmt: skip
     p_analyze.add_argument("--min-episodes", type=int, default=None, help="cut long episodes while collecting so "
                            "that at least this many are seen (probe folds split by episode; default: 20)")  # fmt: skip
+    p_analyze.add_argument("--subclass", default=None, dest="nested_subclass", metavar="PREDICATE",
+                           help='the nested-manifold sub-class, over ground-truth factors, e.g. "key_held == 1" '
+                           "(default: the env family's)")  # fmt: skip
     add_threads(p_analyze, "torch and BLAS threads")
     return {"analyze": _cmd_analyze}
 
@@ -55,7 +58,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from repgym.analysis.analyze import analyze_checkpoint
 
     set_torch_threads(args.threads)
-    settings = {"epsilon": args.epsilon, "max_episode_steps": args.max_episode_steps, "min_episodes": args.min_episodes}
+    settings = {"epsilon": args.epsilon, "max_episode_steps": args.max_episode_steps, "min_episodes": args.min_episodes,
+                "nested_subclass": args.nested_subclass}  # fmt: skip
     report = analyze_checkpoint(args.checkpoint, env_id=args.env_id, env_kwargs=parse_settings(args.set),
                                 states=args.states, compare=args.compare, out_dir=args.out, seed=args.seed,
                                 episodes=args.episodes, threads=args.threads, only=args.only,
