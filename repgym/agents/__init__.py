@@ -75,6 +75,9 @@ register_agent("sb3-qrdqn", _SB3, "sb3-contrib QR-DQN (baseline)", algorithm="qr
 register_agent(
     "sb3-maskable-ppo", _SB3, "sb3-contrib MaskablePPO with action masks (baseline)", algorithm="maskable-ppo"
 )
+register_agent(
+    "sb3-recurrent-ppo", _SB3, "sb3-contrib RecurrentPPO, an LSTM policy (baseline)", algorithm="recurrent-ppo"
+)
 
 _DQN = "repgym.agents.distributional:DistributionalDQN"
 register_agent("c51-dqn", _DQN, "Distributional DQN, C51 head (categorical), action masks", head="c51")
@@ -90,5 +93,10 @@ register_agent("distill", "repgym.agents.distill.agent:DistilledPolicyAgent",
                "teacher (DAgger)")  # fmt: skip
 register_agent("world-model", "repgym.agents.world_model.agent:WorldModelAgent",
                "World Models: VAE/VQ-VAE + MDN-LSTM, linear controller by CMA-ES (real env or dream)")  # fmt: skip
+register_agent(
+    "rudder",
+    "repgym.agents.credit:RudderAgent",
+    "RUDDER: an LSTM return predictor moves delayed rewards to the decisive steps; DQN learns from them",
+)
 
 __all__ = ["AGENTS", "Agent", "AgentEntry", "load_agent", "make_agent", "register_agent", "registered_agent"]

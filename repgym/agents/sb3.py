@@ -32,6 +32,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "td3": ("stable_baselines3", "TD3"),
     "qrdqn": ("sb3_contrib", "QRDQN"),
     "maskable-ppo": ("sb3_contrib", "MaskablePPO"),
+    "recurrent-ppo": ("sb3_contrib", "RecurrentPPO"),
 }
 # The action spaces each algorithm acts in (SB3 asserts this deep inside the constructor; we say it first).
 _DISCRETE_ONLY = (spaces.Discrete,)
@@ -43,13 +44,20 @@ ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
     "td3": (spaces.Box,),
     "qrdqn": _DISCRETE_ONLY,
     "maskable-ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
+    "recurrent-ppo": (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
 }
+# Algorithms whose policies carry an LSTM: their policy names say so (``MlpLstmPolicy``...), and their ``predict``
+# takes and returns the recurrent state, which :func:`repgym.runs.play` threads through each episode.
+RECURRENT = ("recurrent-ppo",)
 _LATENT_TYPES = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ReLU, torch.nn.Tanh, torch.nn.LSTM)
 
 
-def default_policy(observation_space: spaces.Space) -> str:
+def default_policy(observation_space: spaces.Space, recurrent: bool = False) -> str:
     """``MultiInputPolicy`` for dict observations, ``CnnPolicy`` for images big enough for SB3's NatureCNN
-    (36x36 or more), else ``MlpPolicy`` (small boards are flattened: NatureCNN's 8x8 stride-4 kernel needs room)."""
+    (36x36 or more), else ``MlpPolicy`` (small boards are flattened: NatureCNN's 8x8 stride-4 kernel needs room);
+    ``recurrent``: their LSTM versions (``MlpLstmPolicy``...) for sb3-contrib's RecurrentPPO."""
+    if recurrent:
+        return default_policy(observation_space).replace("Policy", "LstmPolicy")
     if isinstance(observation_space, spaces.Dict):
         return "MultiInputPolicy"
     shape = getattr(observation_space, "shape", None) or ()
@@ -87,7 +95,7 @@ class SB3Agent(Agent):
         self._use_env(env, env_kwargs)
         self.algorithm = algorithm
         self.seed = seed
-        self.policy = policy or default_policy(self.env.observation_space)
+        self.policy = policy or default_policy(self.env.observation_space, recurrent=algorithm in RECURRENT)
         self.hyperparameters = hyperparameters
         module, cls_name = ALGORITHMS[algorithm]
         cls = getattr(importlib.import_module(module), cls_name)

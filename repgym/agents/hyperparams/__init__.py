@@ -43,6 +43,7 @@ _RUN_ARGUMENTS = ("self", "env", "seed", "env_kwargs", "log_dir")
 _DECLARED_IN = {
     "repgym.agents.distributional:DistributionalDQN": "repgym.agents.distributional.config:DQNConfig",
     "repgym.agents.distill.agent:DistilledPolicyAgent": "repgym.agents.distill.config:DistillConfig",
+    "repgym.agents.credit:RudderAgent": "repgym.agents.credit.config:RudderConfig",
     "repgym.agents.lookahead.agent:LookaheadAgent": "repgym.agents.lookahead.training:LookaheadConfig",
     "repgym.agents.world_model.agent:WorldModelAgent": "repgym.agents.world_model.agent:WorldModelConfig",
 }

@@ -1,0 +1,122 @@
+"""Return decomposition (RUDDER, Arjona-Medina et al. 2019): the return predictor's loss, the redistributed reward,
+and the table of redistributed transitions the Q-learner replays.
+
+The predictor reads an episode's observation-action pairs and predicts its return ``G`` after every step: ``g_t``.
+Trained on whole episodes to predict ``G`` at every step (and, weighted, at the last), ``g_t`` approximates the
+expected return given the history up to step ``t``, so it jumps at the steps that decide the outcome. The
+redistributed reward is
+
+    r~_t = g_t - g_{t-1}  (g_{-1} = 0),  plus  G - g_{T-1}  at the last step,
+
+so an episode's redistributed rewards sum to its return (return-equivalent: the optimal policies are unchanged) while
+the expected future redistributed reward after the decisive step is about zero: the Q-learner no longer has to carry
+value across the delay. What the predictor cannot foresee (the umbrella game's random distractors) stays at the end.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from repgym.agents.credit.episodes import Episode
+from repgym.agents.credit.networks import ReturnPredictor
+
+
+class PaddedEpisodes(NamedTuple):
+    """Episodes padded to the longest: ``obs`` ``(B, T, *obs_shape)`` (the final observations left out), ``actions``
+    ``(B, T)``, ``valid`` ``(B, T)`` bool, ``lengths`` ``(B,)`` and ``returns`` ``(B,)`` float32."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    valid: torch.Tensor
+    lengths: torch.Tensor
+    returns: torch.Tensor
+
+
+def pad_episodes(episodes: list[Episode], device: torch.device) -> PaddedEpisodes:
+    """``episodes`` as one padded batch (padding repeats nothing: zeros, which the LSTM reads only after the end)."""
+    lengths = np.array([len(e) for e in episodes])
+    longest = int(lengths.max())
+    first = episodes[0].obs
+    obs = np.zeros((len(episodes), longest, *first.shape[1:]), first.dtype)
+    actions = np.zeros((len(episodes), longest), np.int64)
+    for i, episode in enumerate(episodes):
+        obs[i, : len(episode)] = episode.obs[:-1]
+        actions[i, : len(episode)] = episode.actions
+    valid = np.arange(longest)[None, :] < lengths[:, None]
+    returns = np.array([e.episode_return for e in episodes], np.float32)
+    return PaddedEpisodes(*(torch.as_tensor(a, device=device) for a in (obs, actions, valid, lengths, returns)))
+
+
+def predictor_errors(predictions: torch.Tensor, batch: PaddedEpisodes, final_step_weight: float) -> torch.Tensor:
+    """``(B,)`` loss per episode: the mean squared error of ``g_t`` against the return over its steps, plus
+    ``final_step_weight`` times the squared error at its last step."""
+    errors = (predictions - batch.returns[:, None]) ** 2 * batch.valid
+    every_step = errors.sum(dim=1) / batch.lengths
+    last = errors.gather(1, (batch.lengths - 1)[:, None]).squeeze(1)
+    return every_step + final_step_weight * last
+
+
+def redistribute(predictions: torch.Tensor, credit: torch.Tensor, batch: PaddedEpisodes) -> torch.Tensor:
+    """``(B, T)`` redistributed rewards: the per-step ``credit`` (``g_t - g_{t-1}``) plus, at each episode's last
+    step, the return the predictor left unexplained (``G - g_{T-1}``); 0 past an episode's end."""
+    last = (batch.lengths - 1)[:, None]
+    unexplained = batch.returns - predictions.gather(1, last).squeeze(1)
+    rewards = credit * batch.valid
+    return rewards.scatter_add(1, last, unexplained[:, None])
+
+
+class Transitions(NamedTuple):
+    """Every stored transition with its redistributed reward, as numpy arrays over ``N`` transitions.
+
+    ``obs`` ``(M, *obs_shape)`` and ``memory`` ``(M, hidden)`` hold every stored observation and the predictor's
+    LSTM state before acting on it (``M`` = transitions + episodes); ``index``/``next_index`` ``(N,)`` point into them;
+    ``reward`` ``(N,)`` float32; ``terminal`` ``(N,)`` bool (an episode's last step: nothing is bootstrapped, since
+    its whole return has been paid by then); ``action`` ``(N,)``; ``mask`` ``(M, A)`` bool or None."""
+
+    obs: np.ndarray
+    memory: np.ndarray
+    mask: np.ndarray | None
+    index: np.ndarray
+    next_index: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminal: np.ndarray
+
+
+@torch.no_grad()
+def redistributed_transitions(
+    episodes: list[Episode],
+    predictor: ReturnPredictor,
+    device: torch.device,
+    final_step_weight: float,
+    chunk: int = 256,
+) -> tuple[Transitions, np.ndarray]:
+    """Run the predictor over every episode (``chunk`` at a time) and return their transitions with redistributed
+    rewards and memories, and each episode's predictor loss ``(E,)`` (:func:`predictor_errors`)."""
+    obs_parts, memory_parts, rewards, errors = [], [], [], []
+    for first in range(0, len(episodes), chunk):
+        part = episodes[first : first + chunk]
+        batch = pad_episodes(part, device)
+        predictions, memory, _ = predictor(batch.obs, batch.actions)
+        shaped = redistribute(predictions, predictor.credit(predictions), batch).cpu().numpy()
+        memory = memory.cpu().numpy()
+        errors.append(predictor_errors(predictions, batch, final_step_weight).cpu().numpy())
+        for i, episode in enumerate(part):
+            steps = len(episode)
+            # the memory before acting at t: zeros at the start, then the LSTM output after each step
+            memory_parts.append(np.concatenate([np.zeros((1, memory.shape[2]), np.float32), memory[i, :steps]]))
+            obs_parts.append(episode.obs)
+            rewards.append(shaped[i, :steps])
+    lengths = np.array([len(e) for e in episodes])
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])  # where each episode's observations begin
+    index = np.concatenate([start + np.arange(n) for start, n in zip(starts, lengths, strict=True)])
+    terminal = np.zeros(len(index), bool)
+    terminal[np.cumsum(lengths) - 1] = True
+    masks = None if episodes[0].masks is None else np.concatenate([e.masks for e in episodes])
+    table = Transitions(np.concatenate(obs_parts), np.concatenate(memory_parts).astype(np.float32), masks, index,
+                        index + 1, np.concatenate([e.actions for e in episodes]),
+                        np.concatenate(rewards).astype(np.float32), terminal)  # fmt: skip
+    return table, np.concatenate(errors)
