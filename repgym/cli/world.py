@@ -35,6 +35,11 @@ prints the held-out reconstruction error next to a mean-frame baseline; writes O
 examples:
   repgym world train-vae --run runs/k2d --epochs 10
   repgym world train-vae --run runs/k2d --model vqvae --codebook-size 64 --out runs/k2d/vq
+  repgym world train-vae --run runs/k2d --model gmmvq --temperature 0.1 --out runs/k2d/gmmvq
+  repgym world train-vae --run runs/k2d --loss features --dae-epochs 5 --out runs/k2d/feature-vae
+--model gmmvq: a soft mixture of codebook entries, softmax(-||e - c_k||^2 / T); T = 0 is the VQ-VAE's latent.
+--loss features (SCAN's beta-VAE_DAE): reconstruct in the features of a denoising autoencoder trained first on
+the same frames and kept in --dae (default RUN/dae; reused when it is there).
 """
 EPILOG_RNN = """\
 prints the held-out next-latent NLL next to the "next z = current z" baseline's.
@@ -68,14 +73,29 @@ def register(sub) -> dict[str, Handler]:
     _common(p)
     add_settings(p)
 
-    p = add_command(stages, "train-vae", "train V (VAE, beta-VAE or VQ-VAE) on the collected frames",
+    p = add_command(stages, "train-vae", "train V (VAE, beta-VAE, VQ-VAE or mixture VQ) on the collected frames",
                     epilog=EPILOG_VAE)  # fmt: skip
-    p.add_argument("--model", choices=("vae", "vqvae"), default="vae", help="vision model (default: vae)")
+    p.add_argument("--model", choices=("vae", "vqvae", "gmmvq"), default="vae", help="vision model (default: vae)")
     p.add_argument("--latent-dim", type=int, default=32, help="VAE z size (default: 32)")
     p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight; > 1 for a beta-VAE (default: 1)")
     p.add_argument("--channels", type=int, default=32, help="width of the first conv layer (default: 32)")
     p.add_argument("--codebook-size", type=int, default=64, help="VQ-VAE codes (default: 64)")
     p.add_argument("--code-dim", type=int, default=8, help="VQ-VAE code vector size (default: 8)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="gmmvq softmax temperature, in squared code distance; 0 = hard VQ (default: 1)")  # fmt: skip
+    p.add_argument("--temperature-start", type=float, default=None,
+                   help="gmmvq: anneal linearly from this to --temperature over --anneal-steps batches")  # fmt: skip
+    p.add_argument("--anneal-steps", type=int, default=0, help="gmmvq: training batches of annealing (default: 0)")
+    p.add_argument("--loss", choices=("pixels", "features"), default="pixels",
+                   help="VAE reconstruction in pixels or in a DAE's features (default: pixels)")  # fmt: skip
+    p.add_argument("--pixel-weight", type=float, default=0.0,
+                   help="--loss features: weight of an added pixel error term (default: 0)")  # fmt: skip
+    p.add_argument("--dae", default=None, help="--loss features: the DAE checkpoint folder (default: RUN/dae)")
+    p.add_argument("--dae-epochs", type=int, default=5, help="DAE epochs in total (default: 5)")
+    p.add_argument("--dae-channels", type=int, default=16, help="DAE first conv width (default: 16)")
+    p.add_argument("--dae-noise", choices=("mask", "gaussian"), default="mask", help="DAE corruption (default: mask)")
+    p.add_argument("--dae-noise-level", type=float, default=0.3,
+                   help="masked fraction of 4x4 squares, or Gaussian noise std (default: 0.3)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=10, help="epochs in total, counting resumed ones (default: 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -207,24 +227,53 @@ def _train_vae(args: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(args.seed)
+    if args.loss == "features" and args.model != "vae":
+        raise ValueError(f"--loss features applies to --model vae, not {args.model}")
+    if args.pixel_weight and args.loss != "features":
+        raise ValueError("--pixel-weight applies to --loss features (the pixel VAE's loss is all pixels)")
     train, val = _split(load_episodes(Path(args.run) / "data"))
-    if args.model == "vae":
-        vision = build_vision({"kind": "vae", "latent_dim": args.latent_dim, "beta": args.beta,
-                               "channels": args.channels})  # fmt: skip
-    else:
-        vision = build_vision({"kind": "vqvae", "codebook_size": args.codebook_size, "code_dim": args.code_dim,
-                               "channels": args.channels})  # fmt: skip
-    out = Path(args.out or Path(args.run) / "vision")
     frames, val_frames = stack_frames(train), stack_frames(val)
+    vae = {"latent_dim": args.latent_dim, "beta": args.beta, "channels": args.channels}
+    vq = {"codebook_size": args.codebook_size, "code_dim": args.code_dim, "channels": args.channels}
+    if args.model == "vae" and args.loss == "features":
+        dae = _feature_extractor(args, frames, val_frames)
+        vision = build_vision({"kind": "feature-vae", **vae, "dae": dae.config, "pixel_weight": args.pixel_weight})
+        vision.use_features(dae)
+    elif args.model == "vae":
+        vision = build_vision({"kind": "vae", **vae})
+    elif args.model == "vqvae":
+        vision = build_vision({"kind": "vqvae", **vq})
+    else:
+        anneal = {"temperature_start": args.temperature_start, "anneal_steps": args.anneal_steps}
+        vision = build_vision({"kind": "gmmvq", **vq, "temperature": args.temperature, **anneal})
+    out = Path(args.out or Path(args.run) / "vision")
     history = train_vision(vision, frames, val_frames, args.epochs, args.batch_size, args.lr, out, args.seed,
                            not args.no_progress)  # fmt: skip
     mean_frame = frames.astype(np.float32).mean(0) / 255.0
     baseline = float(((val_frames.astype(np.float32) / 255.0 - mean_frame) ** 2).mean())
     png = save_reconstructions(vision, val_frames, out / "samples.png", title=f"{args.model}, {out}")
     last = history[-1] if history else {}
-    print(f"{args.model}: validation reconstruction MSE per pixel {last.get('val_recon_mse', float('nan')):.5f} "
+    print(f"{vision.kind}: validation reconstruction MSE per pixel {last.get('val_recon_mse', float('nan')):.5f} "
           f"(mean-frame baseline {baseline:.5f}); samples in {png}")  # fmt: skip
     return 0
+
+
+def _feature_extractor(args: argparse.Namespace, frames, val_frames):
+    """SCAN's J for ``--loss features``: the denoising autoencoder in ``--dae``, trained there first (or further,
+    up to ``--dae-epochs``) on the same frames; an existing one with other settings is refused."""
+    from repgym.worlds.checkpoint import load_dae
+    from repgym.worlds.dae import DenoisingAutoencoder
+    from repgym.worlds.training import train_vision
+
+    folder = Path(args.dae or Path(args.run) / "dae")
+    dae = DenoisingAutoencoder(args.dae_channels, args.dae_noise, args.dae_noise_level)
+    history = train_vision(dae, frames, val_frames, args.dae_epochs, args.batch_size, args.lr, folder, args.seed,
+                           not args.no_progress, role="dae")  # fmt: skip
+    dae, _ = load_dae(folder)
+    last = history[-1] if history else {}
+    print(f"denoising autoencoder ({dae.noise} noise {dae.noise_level}): validation reconstruction MSE per pixel "
+          f"{last.get('val_recon_mse', float('nan')):.5f}; checkpoint in {folder}")  # fmt: skip
+    return dae
 
 
 def _train_rnn(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ from torch import nn
 
 import repgym
 from repgym.atomic_files import write_files_atomically
+from repgym.worlds.dae import DenoisingAutoencoder, FeatureVAE
+from repgym.worlds.gmmvq import GMMVQVAE
 from repgym.worlds.mdn_rnn import MDNRNN
 from repgym.worlds.vae import VAE
 from repgym.worlds.vqvae import VQVAE
@@ -20,11 +22,11 @@ from repgym.worlds.vqvae import VQVAE
 FORMAT = "repgym-world"
 META_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"
-VISION_KINDS: dict[str, type[nn.Module]] = {"vae": VAE, "vqvae": VQVAE}
+VISION_KINDS: dict[str, type[nn.Module]] = {"vae": VAE, "vqvae": VQVAE, "gmmvq": GMMVQVAE, "feature-vae": FeatureVAE}
 
 
 def build_vision(config: dict[str, Any]) -> VAE | VQVAE:
-    """A vision model from its ``config`` (``kind`` names the class: ``"vae"`` or ``"vqvae"``)."""
+    """A vision model from its ``config`` (``kind`` names the class: one of :data:`VISION_KINDS`)."""
     config = dict(config)
     kind = config.pop("kind", "vae")
     if kind not in VISION_KINDS:
@@ -37,7 +39,8 @@ def build_memory(config: dict[str, Any]) -> MDNRNN:
 
 
 def save(folder: str | os.PathLike, role: str, config: dict[str, Any], tensors: dict[str, Any], **meta: Any) -> Path:
-    """Write ``model.json`` + ``weights.pt`` atomically; ``role`` is ``"vision"``, ``"memory"`` or ``"controller"``."""
+    """Write ``model.json`` + ``weights.pt`` atomically; ``role`` is ``"vision"``, ``"memory"``, ``"controller"`` or
+    ``"dae"`` (the feature-space VAE's denoising autoencoder)."""
     full = {"format": FORMAT, "role": role, "repgym_version": repgym.__version__, "config": config, **meta}
     return write_files_atomically(folder, {
         WEIGHTS_FILE: lambda f: torch.save(tensors, f),
@@ -68,6 +71,16 @@ def load_vision(folder: str | os.PathLike) -> tuple[VAE | VQVAE, dict[str, Any]]
     """The trained vision model of a checkpoint folder (in eval mode) and its meta."""
     meta, tensors = load(folder, "vision")
     model = build_vision(meta["config"])
+    model.load_state_dict(tensors["model"])
+    return model.eval(), meta
+
+
+def load_dae(folder: str | os.PathLike) -> tuple[DenoisingAutoencoder, dict[str, Any]]:
+    """The trained denoising autoencoder (SCAN's J) of a checkpoint folder (in eval mode) and its meta."""
+    meta, tensors = load(folder, "dae")
+    config = dict(meta["config"])
+    config.pop("kind", None)
+    model = DenoisingAutoencoder(**config)
     model.load_state_dict(tensors["model"])
     return model.eval(), meta
 

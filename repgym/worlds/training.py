@@ -71,12 +71,14 @@ def train_vision(
     folder: str | os.PathLike | None = None,
     seed: int = 0,
     show_progress: bool = True,
+    role: str = "vision",
 ) -> list[dict[str, float]]:
     """Fit ``vision`` on ``frames (N, 64, 64, 3) uint8`` for ``epochs`` epochs in total; returns the per-epoch
     history (train loss parts, ``val_recon_mse`` per pixel). With ``folder``: resume from its checkpoint and save
-    one after every epoch."""
-    opt = torch.optim.Adam(vision.parameters(), lr=lr)
-    history, start = _resume(folder, "vision", vision, opt)
+    one after every epoch. Any frame model with ``loss``, ``config``, ``kind`` and ``forward`` (a reconstruction)
+    trains the same way: ``role="dae"`` fits the feature-space VAE's denoising autoencoder."""
+    opt = torch.optim.Adam([p for p in vision.parameters() if p.requires_grad], lr=lr)
+    history, start = _resume(folder, role, vision, opt)
     n = len(frames)
     if n == 0:
         raise ValueError("no frames to train the vision model on")
@@ -101,7 +103,7 @@ def train_vision(
             history.append(row)
             if folder is not None:
                 tensors = {"model": vision.state_dict(), "optimizer": opt.state_dict()}
-                checkpoint.save(folder, "vision", vision.config, tensors, epoch=epoch + 1, history=history, seed=seed)
+                checkpoint.save(folder, role, vision.config, tensors, epoch=epoch + 1, history=history, seed=seed)
             bar.update(task, advance=1, info=_fmt(row))
     vision.eval()
     return history

@@ -38,7 +38,8 @@ from repgym.worlds.vqvae import VQVAE
 class WorldModelConfig:
     """Hyperparameters of :class:`WorldModelAgent` (World Models' values where they apply)."""
 
-    vision: str = "vae"  # "vae" or "vqvae"
+    vision: str = "vae"  # "vae" or "vqvae"; other kinds (gmmvq, feature-vae) come with vision_config
+    vision_config: dict[str, Any] | None = None  # a whole V config (checkpoint.build_vision); overrides the V fields
     latent_dim: int = 32  # z size (VAE)
     beta: float = 1.0  # KL weight (beta > 1: beta-VAE)
     channels: int = 32  # width of V's first conv layer
@@ -84,8 +85,11 @@ class WorldModelAgent(Agent):
             raise ValueError(f"unknown world-model hyperparameters {sorted(unknown)}; "
                              f"expected some of {[f.name for f in fields(WorldModelConfig)]}")  # fmt: skip
         self.config = WorldModelConfig(**hp)
-        if self.config.vision not in ("vae", "vqvae"):
-            raise ValueError(f"vision must be 'vae' or 'vqvae', got {self.config.vision!r}")
+        vc = self.config.vision_config
+        if vc is not None and vc.get("kind") != self.config.vision:
+            raise ValueError(f"vision_config is for a {vc.get('kind')!r} model, but vision is {self.config.vision!r}")
+        if vc is None and self.config.vision not in ("vae", "vqvae"):
+            raise ValueError(f"vision must be 'vae' or 'vqvae' (others need vision_config), got {self.config.vision!r}")
         if self.config.select not in ("best", "mean"):
             raise ValueError(f"select must be 'best' or 'mean', got {self.config.select!r}")
         self._use_env(env, env_kwargs)
@@ -101,12 +105,14 @@ class WorldModelAgent(Agent):
     def _build_networks(self) -> None:
         c = self.config
         self.vision: VAE | VQVAE = (
-            VAE(c.latent_dim, c.beta, c.channels) if c.vision == "vae"
+            checkpoint.build_vision(c.vision_config) if c.vision_config is not None
+            else VAE(c.latent_dim, c.beta, c.channels) if c.vision == "vae"
             else VQVAE(c.codebook_size, c.code_dim, c.channels)
         )  # fmt: skip
         categorical = (
-            {"positions": self.vision.positions, "codebook_size": c.codebook_size} if c.vision == "vqvae" else {}
-        )
+            {"positions": self.vision.positions, "codebook_size": self.vision.codebook_size}
+            if self.vision.discrete else {}
+        )  # fmt: skip
         actions = action_size(self.env.action_space)
         self.memory = MDNRNN(self.vision.latent_dim, actions, c.hidden, c.mixtures, **categorical)
         self.world = WorldModel(self.vision, self.memory, self.env.action_space, self.config.use_hidden)
@@ -257,8 +263,10 @@ class WorldModelAgent(Agent):
         arch = {"vision": vc["kind"], "hidden": mc["hidden"], "mixtures": mc["mixtures"], "channels": vc["channels"]}
         if vc["kind"] == "vae":
             arch.update(latent_dim=vc["latent_dim"], beta=vc["beta"])
-        else:
+        elif vc["kind"] == "vqvae":
             arch.update(codebook_size=vc["codebook_size"], code_dim=vc["code_dim"])
+        else:  # the newer kinds (mixture VQ, feature-space VAE) travel as their whole config
+            arch.update(vision_config=vc)
         agent = cls(env, seed=seed, env_kwargs=env_kwargs, **{**hp, **arch})
         if agent.vision.config != vc or agent.memory.config != mc:
             raise ValueError(f"V/M configs {vc}, {mc} do not match what the agent builds: "

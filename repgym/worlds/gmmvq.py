@@ -1,0 +1,175 @@
+"""V with a Gaussian-mixture VQ latent (after Ben Poole's GMM-VQ-VAE idea): a soft assignment over a codebook.
+
+Read each codebook entry ``c_k`` as the mean of an isotropic Gaussian of variance ``temperature / 2`` with equal
+weights. The responsibility of entry ``k`` for an encoder output ``e`` is then
+``w_k = softmax_k(-||e - c_k||^2 / temperature)`` and the latent is the posterior-mean code
+``z = sum_k w_k c_k``. The temperature moves the latent between the two World Models vision models:
+
+- ``temperature = 0``: ``w`` is one-hot on the nearest code, exactly the VQ-VAE's ``z`` (on the unit sphere by
+  default: see ``spherical``);
+- ``temperature -> inf``: ``w`` is uniform, and every frame maps to the codebook mean (no information);
+- in between, a smooth mixture, continuous in ``e`` and differentiable without a straight-through estimator.
+
+Same interface as :class:`repgym.worlds.vae.VAE` (``encode``, ``decode``, ``loss``, ``config``) plus the VQ-VAE's
+``codes``/``embed``. ``discrete`` is True only at temperature 0, where the memory model can predict codes with
+its categorical head; above it the latent is continuous and M's Gaussian mixture models it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from repgym.worlds.vqvae import VQVAE
+
+
+class GMMVQVAE(VQVAE):
+    """VQ-VAE whose latent is a temperature-controlled soft mixture of codebook entries.
+
+    Args:
+        codebook_size, code_dim, channels, commitment, grid: as :class:`repgym.worlds.vqvae.VQVAE`.
+        temperature: the softmax temperature in units of squared code distance, used by ``encode`` and (after
+            annealing) in training; ``0`` is hard nearest-code VQ.
+        temperature_start: training temperature at step 0; it falls linearly to ``temperature`` over
+            ``anneal_steps`` training batches (default: no annealing). Annealing from a soft mixture lets every
+            code receive gradient early, then sharpens the latent towards codes.
+        anneal_steps: training batches over which the temperature anneals (0: none).
+        spherical: put encoder outputs and codes on the unit sphere before measuring distances (squared distances
+            then lie in [0, 4], so the model cannot shrink its scale below the temperature). ``False`` is the plain
+            VQ-VAE geometry, whose loss this model then equals exactly at temperature 0.
+
+    Known failure (KeyToDoor pixels, annealed from temperature 1): with near-uniform responsibilities the soft
+    codebook and commitment terms pull every code and output to one point, and the mixture stays uniform
+    (entropy ln K) after that, with or without ``spherical``; watch ``entropy`` in the training history.
+
+    Loss: mean squared error per pixel + ``E_w ||sg(z_e) - c||^2 + commitment * E_w ||z_e - sg(c)||^2``, the
+    expected squared distance to the codes under the (detached) responsibilities ``w``: at temperature 0 exactly
+    the VQ-VAE's codebook and commitment terms, and in general the M-step of a Gaussian mixture fit. At temperature
+    0 the decoder's gradients pass straight through to the encoder as in the VQ-VAE; above it they flow through
+    the softmax. Dead codes are restarted as in the VQ-VAE.
+    """
+
+    kind = "gmmvq"
+
+    def __init__(
+        self,
+        codebook_size: int = 64,
+        code_dim: int = 8,
+        channels: int = 32,
+        commitment: float = 0.25,
+        grid: int = 4,
+        temperature: float = 1.0,
+        temperature_start: float | None = None,
+        anneal_steps: int = 0,
+        spherical: bool = True,
+    ) -> None:
+        super().__init__(codebook_size, code_dim, channels, commitment, grid)
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if temperature_start is not None and not temperature_start >= 0:
+            raise ValueError(f"temperature_start must be >= 0, got {temperature_start}")
+        if anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be >= 0, got {anneal_steps}")
+        self.temperature = float(temperature)
+        self.temperature_start = None if temperature_start is None else float(temperature_start)
+        self.anneal_steps = int(anneal_steps)
+        self.spherical = bool(spherical)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # training batches seen (for annealing)
+
+    @property
+    def discrete(self) -> bool:  # type: ignore[override]
+        """True at temperature 0, where ``encode`` is exactly ``embed(codes)``."""
+        return self.temperature == 0
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {**super().config, "kind": self.kind, "temperature": self.temperature,
+                "temperature_start": self.temperature_start, "anneal_steps": self.anneal_steps,
+                "spherical": self.spherical}  # fmt: skip
+
+    def training_temperature(self) -> float:
+        """The temperature of the next training batch: ``temperature_start`` annealed linearly to ``temperature``."""
+        if self.temperature_start is None or self.anneal_steps == 0:
+            return self.temperature
+        left = max(0.0, 1.0 - int(self.steps) / self.anneal_steps)
+        return self.temperature + (self.temperature_start - self.temperature) * left
+
+    def book(self) -> torch.Tensor:
+        """The codebook ``(K, code_dim)`` as the latent uses it (unit rows when ``spherical``)."""
+        return F.normalize(self.codebook.weight, dim=1) if self.spherical else self.codebook.weight
+
+    def _outputs(self, z_e: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs ``(B, code_dim, g, g)`` as compared with the codes (unit vectors when ``spherical``)."""
+        return F.normalize(z_e, dim=1) if self.spherical else z_e
+
+    def _distances(self, z_e: torch.Tensor) -> torch.Tensor:
+        """Squared distances ``(B * P, K)`` of encoder outputs ``(B, code_dim, g, g)`` to every codebook entry."""
+        flat = self._outputs(z_e).permute(0, 2, 3, 1).reshape(-1, self.code_dim)
+        book = self.book()
+        return flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.T + book.pow(2).sum(1)  # as VQVAE._nearest
+
+    def _nearest(self, z_e: torch.Tensor) -> torch.Tensor:
+        return self._distances(z_e).argmin(1).view(z_e.shape[0], self.positions)
+
+    def embed(self, codes: torch.Tensor) -> torch.Tensor:
+        e = self.book()[codes]  # (B, P, D)
+        return e.permute(0, 2, 1).reshape(codes.shape[0], self.latent_dim)
+
+    def assignments(self, z_e: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Responsibilities ``(B, P, K)`` of the codebook entries for encoder outputs ``(B, code_dim, g, g)``
+        (one-hot on the nearest code at temperature 0)."""
+        dist = self._distances(z_e)
+        if temperature == 0:
+            w = F.one_hot(dist.argmin(1), self.codebook_size).to(dist.dtype)
+        else:
+            w = F.softmax(-dist / temperature, dim=1)
+        return w.view(z_e.shape[0], self.positions, self.codebook_size)
+
+    def mix(self, weights: torch.Tensor) -> torch.Tensor:
+        """``(B, latent_dim)`` latent ``sum_k w_k c_k`` of responsibilities ``(B, P, K)``, laid out like ``embed``."""
+        z = weights @ self.book()  # (B, P, D)
+        return z.permute(0, 2, 1).reshape(weights.shape[0], self.latent_dim)
+
+    def soft_latent(self, x: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """``(B, latent_dim)`` mixture latent of frames ``x`` at ``temperature`` (default: the model's)."""
+        t = self.temperature if temperature is None else float(temperature)
+        if t < 0:
+            raise ValueError(f"temperature must be >= 0, got {t}")
+        z_e = self.encoder(x)
+        if t == 0:  # exactly the VQ-VAE latent (no 0 * c_k sums that could round)
+            return self.embed(self._nearest(z_e))
+        return self.mix(self.assignments(z_e, t))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.z(self.soft_latent(x))
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        t = self.training_temperature() if self.training else self.temperature
+        z_e = self.encoder(x)
+        outputs = self._outputs(z_e)
+        flat = outputs.permute(0, 2, 3, 1).reshape(-1, self.code_dim)
+        soft = self.assignments(z_e, t)
+        w = soft.reshape(-1, self.codebook_size).detach()
+        book = self.book()
+        # expected squared distance under w, split so the codebook and the encoder each get their own term
+        to_codes = (flat.detach()[:, None, :] - book[None]).pow(2).mean(-1)  # (B*P, K), gradient to the codebook
+        to_encoder = (flat[:, None, :] - book.detach()[None]).pow(2).mean(-1)  # gradient to the encoder
+        codebook = (w * to_codes).sum(1).mean()
+        commit = (w * to_encoder).sum(1).mean()
+        codes = w.argmax(1).view(x.shape[0], self.positions)
+        if t == 0:
+            z_q = self.embed(codes).view_as(z_e)
+            z = (outputs + (z_q - outputs).detach()).flatten(1)  # straight-through, as in the VQ-VAE
+        else:
+            z = self.mix(soft)
+        recon = F.mse_loss(self.decode(self.z(z)), x)
+        total = recon + codebook + self.commitment * commit
+        if self.training:
+            self._restart_dead_codes(z_e.detach(), codes)
+            self.steps += 1
+        entropy = -(w * w.clamp(min=1e-12).log()).sum(1).mean()
+        return total, {"loss": total.item(), "recon": recon.item(), "vq": codebook.item(),
+                       "codes_used": float(codes.unique().numel()), "entropy": entropy.item(),
+                       "temperature": t}  # fmt: skip
