@@ -7,7 +7,13 @@ For each seed, with one agent kind and one set of hyperparameters:
 3. **fine-tune** — the source agent keeps learning ``steps`` more env steps in the same env, whose gravity is
    switched to ``test_gravity`` (it takes effect on the next step, so the episode under way finishes in the new
    gravity; an off-policy agent keeps its replay buffer);
-4. **scratch** — a fresh agent learns ``steps`` env steps at ``test_gravity``.
+4. **scratch** — a fresh agent learns ``steps`` env steps at ``test_gravity``;
+5. **head-only** (with ``head_only=True``; ANIL, Raghu et al. 2020) — a copy of the source agent taken at the
+   switch (replay buffer included) learns ``steps`` env steps at ``test_gravity`` with every body weight frozen
+   (:func:`repgym.agents.surgery.freeze_all_but_head`). Then the pre-shift agent plays ``cka_states`` states at
+   the test gravity, and per layer the debiased linear CKA between the pre-shift agent and each of the fine-tuned
+   and head-only agents on those states is recorded (:func:`repgym.analysis.adaptation.adaptation`); a frozen
+   layer's CKA is 1.
 
 Every ``eval_every`` env steps the learning agent plays ``eval_episodes`` evaluation episodes with deterministic
 actions through :func:`repgym.runs.play` (the run protocol's reset seeds, the same for every agent and checkpoint,
@@ -24,6 +30,7 @@ package version) and ``shift.png`` (the curves) in ``out_dir``.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -77,6 +84,8 @@ class SeedResult:
     scratch: Curve  # at the test gravity
     random_return: float  # uniformly random actions at the test gravity
     wall_s: float
+    head_only: Curve | None = None  # at the test gravity, body frozen (head_only runs only)
+    cka: dict[str, dict[str, float]] = field(default_factory=dict)  # {"finetune"|"head_only": {layer: linear CKA}}
 
 
 @dataclass
@@ -96,10 +105,12 @@ class ShiftConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     threads: int = 1  # torch threads
+    head_only: bool = False  # add the head-only fine-tune phase and the per-layer CKA with the pre-shift agent
+    cka_states: int = 256  # states the CKA is measured on
 
     def validate(self) -> ShiftConfig:
         """Check the settings (ValueError naming the bad one); fill in ``eval_every``."""
-        for name in ("steps", "seeds", "eval_episodes", "threads"):
+        for name in ("steps", "seeds", "eval_episodes", "threads", "cka_states"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("train_gravity", "test_gravity"):
@@ -107,6 +118,8 @@ class ShiftConfig:
                 raise ValueError(f"{name} must be a finite number (m/s²), got {getattr(self, name)!r}")
         if "gravity" in self.env_kwargs:
             raise ValueError("set gravity with train_gravity / test_gravity, not in env_kwargs")
+        if self.head_only and self.cka_states < 4:
+            raise ValueError(f"cka_states must be >= 4 (debiased CKA), got {self.cka_states}")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0 (0: steps // 10), got {self.eval_every}")
         self.eval_every = self.eval_every or max(1, self.steps // 10)
@@ -144,6 +157,12 @@ class ShiftResult:
             "finetune_steps_to_90": [s.finetune.steps_to_reach(threshold) for s in self.seeds],
             "scratch_steps_to_90": [s.scratch.steps_to_reach(threshold) for s in self.seeds],
         }
+        if self.config.head_only:
+            per_seed["head_only_final_return"] = [s.head_only.final for s in self.seeds]
+            per_seed["head_only_steps_to_90"] = [s.head_only.steps_to_reach(threshold) for s in self.seeds]
+            for phase in ("finetune", "head_only"):
+                for layer in self.seeds[0].cka.get(phase, {}):
+                    per_seed[f"cka_{phase}:{layer}"] = [s.cka[phase].get(layer) for s in self.seeds]
         out = {}
         for name, values in per_seed.items():
             reached = np.array([v for v in values if v is not None], dtype=np.float64)
@@ -228,11 +247,30 @@ def run_seed(
     source = learn_with_evaluations(
         agent, config.steps, every, lambda: evaluate_return(agent, eval_train, episodes), advance
     )
+    if config.head_only:
+        pre_shift = copy.deepcopy(agent)
+        memo: dict[int, Any] = {}
+        head_agent = copy.deepcopy(agent, memo)  # the copy's own env, replay buffer and optimiser state
+        if id(train_env) not in memo:
+            raise ValueError(f"{type(agent).__name__} holds no reference to its env: cannot copy it for head-only")
+        head_env = memo[id(train_env)]
+        head_env.unwrapped.gravity = config.test_gravity
     phase("fine-tune")
     train_env.unwrapped.gravity = config.test_gravity  # the switch: from the next step on
     finetune = learn_with_evaluations(
         agent, config.steps, every, lambda: evaluate_return(agent, eval_test, episodes), advance
     )
+    head_only, cka = None, {}
+    if config.head_only:
+        from repgym.agents.surgery import freeze_all_but_head
+
+        phase("head-only")
+        freeze_all_but_head(head_agent)
+        head_only = learn_with_evaluations(
+            head_agent, config.steps, every, lambda: evaluate_return(head_agent, eval_test, episodes), advance
+        )
+        head_env.close()
+        cka = layer_cka(pre_shift, {"finetune": agent, "head_only": head_agent}, eval_test, config.cka_states, seed)
     phase("scratch")
     scratch_agent = make_agent(config.agent, make_env(config, config.test_gravity), seed=seed, **config.hyperparameters)
     scratch = learn_with_evaluations(
@@ -241,7 +279,32 @@ def run_seed(
     random_return = evaluate_return(None, eval_test, episodes, rng_seed=seed)
     for env in (eval_train, eval_test, train_env):
         env.close()
-    return SeedResult(seed, source, finetune.returns[0], finetune, scratch, random_return, time.perf_counter() - start)
+    return SeedResult(seed, source, finetune.returns[0], finetune, scratch, random_return,
+                      time.perf_counter() - start, head_only, cka)  # fmt: skip
+
+
+def layer_cka(
+    before: Any, after: dict[str, Any], env: gym.Env, n_states: int, seed: int
+) -> dict[str, dict[str, float]]:
+    """``{name: {layer: debiased linear CKA}}`` between ``before`` and each agent of ``after`` on ``n_states``
+    states that ``before`` plays in ``env`` (10% random actions); ``{}`` for agents without latent modules."""
+    if not hasattr(before, "latent_modules"):
+        return {}
+    from repgym.analysis.adaptation import adaptation
+    from repgym.analysis.capture import agent_runner, capture_activations
+    from repgym.analysis.states import collect_states
+
+    obs = collect_states(env, before, n_states=n_states, seed=seed, progress=False).obs
+
+    def acts(agent: Any) -> dict[str, np.ndarray]:
+        return capture_activations(agent.latent_modules(), agent_runner(agent), obs, keep_calls=False).activations
+
+    reference = acts(before)
+    out = {}
+    for name, agent in after.items():
+        table = adaptation(reference, acts(agent)).filter(metric="cka_linear")
+        out[name] = {row.layer: float(row.value) for row in table.rows}
+    return out
 
 
 def run_shift(
@@ -265,7 +328,8 @@ def run_shift(
         TimeElapsedColumn(), TimeRemainingColumn(),
     )  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("", total=3 * config.steps * config.seeds)
+        phases = 4 if config.head_only else 3
+        task = progress.add_task("", total=phases * config.steps * config.seeds)
         for i, seed in enumerate(seeds):
 
             def phase(name: str, i: int = i, seed: int = seed) -> None:
@@ -312,10 +376,14 @@ def summary_table(result: ShiftResult) -> Table:
         ("fine-tune: env steps to 90%", "finetune_steps_to_90"),
         ("from scratch: env steps to 90%", "scratch_steps_to_90"),
     ]
+    if c.head_only:
+        rows.insert(4, ("head-only fine-tune final return", "head_only_final_return"))
+        rows.append(("head-only: env steps to 90%", "head_only_steps_to_90"))
+        rows += [(f"CKA pre-shift vs {key[4:].replace(':', ', ')}", key) for key in summary if key.startswith("cka_")]
     for label, key in rows:
         entry = summary[key]
         steps = key.endswith("_to_90")
-        fmt = "{:,.0f}" if steps else "{:.1f}"
+        fmt = "{:,.0f}" if steps else "{:.3f}" if key.startswith("cka_") else "{:.1f}"
         if entry["mean"] is None:
             cell = "not reached"
         else:
@@ -350,6 +418,8 @@ def curves_figure(result: ShiftResult) -> Figure:
     left.set_title(f"learning at gravity {c.train_gravity:g} m/s²")
     _band(right, [s.finetune for s in result.seeds], "fine-tune (source agent)", "tab:orange")
     _band(right, [s.scratch for s in result.seeds], "from scratch", "tab:green")
+    if c.head_only:
+        _band(right, [s.head_only for s in result.seeds], "head-only fine-tune (body frozen)", "tab:purple")
     right.axhline(result.threshold, color="grey", linestyle="--", label="90% of from-scratch final")
     right.axhline(np.mean([s.random_return for s in result.seeds]), color="grey", linestyle=":", label="random")
     right.set_title(f"after the switch to gravity {c.test_gravity:g} m/s²")

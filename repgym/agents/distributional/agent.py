@@ -152,6 +152,22 @@ class DistributionalDQN(Agent):
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = 0
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> DistributionalDQN:
+        """A deep copy whose parameters are views into its own flat buffers again: a plain deep copy clones each
+        parameter on its own, and the copy's optimiser would then step a buffer that no layer reads."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, copy.deepcopy(value, memo))
+        frozen = [p for p in clone.q_net.parameters() if not p.requires_grad]
+        clone.q_net.requires_grad_(True)  # flatten_parameters gives every parameter a gradient view
+        params, grads = flatten_parameters(clone.q_net)
+        for p in frozen:
+            p.requires_grad_(False)
+        clone.optimizer.params, clone.optimizer.grads = params, grads
+        clone.target_params, _ = flatten_parameters(clone.target_net, with_grads=False)
+        return clone
+
     @property
     def name(self) -> str:  # type: ignore[override]
         """The registry name: ``c51-dqn``, ``qr-dqn``, ``expectile-dqn`` or ``dqn``."""
