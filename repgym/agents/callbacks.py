@@ -239,3 +239,25 @@ def as_callback(callback: Callback | Sequence[Callback] | Callable[[Any], bool |
     if progress_bar:
         callbacks.append(ProgressBarCallback())
     return callbacks[0] if len(callbacks) == 1 else CallbackList(callbacks)
+
+
+@contextmanager
+def learning_session(agent: Any, total_timesteps: int, callback: Any = None, progress_bar: bool = False,
+                     log_dir: str | Path | None = None) -> Iterator[Callback]:  # fmt: skip
+    """The frame of a hand-written ``learn`` loop, shared by the agents that step their own games: yields the
+    callbacks (``on_step`` is the loop's to call) after ``on_training_start``, runs the block on the agent's own
+    torch generator, and always ends with ``on_training_end`` and the run logger closed. While it runs,
+    ``agent.logger`` is a :class:`~repgym.agents.logger.RunLogger` on ``log_dir`` (None without one)."""
+    from repgym.agents.logger import RunLogger
+
+    callbacks = as_callback(callback, progress_bar)
+    agent.logger = RunLogger(log_dir) if log_dir is not None else None
+    callbacks.on_training_start(agent, int(total_timesteps))
+    with agent._torch_rng():  # the global torch generator stays as it was
+        try:
+            yield callbacks
+        finally:
+            callbacks.on_training_end(agent)
+            if agent.logger is not None:
+                agent.logger.close()
+                agent.logger = None

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from repgym.agents.base import Agent, EnvLike
-from repgym.agents.callbacks import as_callback
+from repgym.agents.callbacks import learning_session
 from repgym.agents.distill.config import DistillConfig
 from repgym.agents.distill.learning import Dagger, Teacher, best_moves, sample_moves
 from repgym.agents.distill.network import PolicyNet, policy_planes
@@ -83,27 +83,18 @@ class DistilledPolicyAgent(Agent):
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
         if self._dagger.teacher is None:
             self._dagger.teacher = self._teacher()
-        callbacks = as_callback(callback, progress_bar)
-        self.logger = RunLogger(self.log_dir) if self.log_dir is not None else None
         hp, dagger = self.hp, self._dagger
         end = self.num_timesteps + int(total_timesteps)
-        callbacks.on_training_start(self, int(total_timesteps))
-        with self._torch_rng():
-            try:
-                while self.num_timesteps < end:
-                    progress = min(1.0, self.num_timesteps / hp.mix_steps)
-                    self.teacher_mix = hp.teacher_mix_start + (hp.teacher_mix_end - hp.teacher_mix_start) * progress
-                    games_before = dagger.games_finished
-                    self.num_timesteps += dagger.step(self.teacher_mix)
-                    if self.logger is not None and dagger.games_finished // 20 > games_before // 20:
-                        self._log()
-                    if not callbacks.on_step(self):
-                        break
-            finally:
-                callbacks.on_training_end(self)
-                if self.logger is not None:
-                    self.logger.close()
-                    self.logger = None
+        with learning_session(self, total_timesteps, callback, progress_bar, self.log_dir) as callbacks:
+            while self.num_timesteps < end:
+                progress = min(1.0, self.num_timesteps / hp.mix_steps)
+                self.teacher_mix = hp.teacher_mix_start + (hp.teacher_mix_end - hp.teacher_mix_start) * progress
+                games_before = dagger.games_finished
+                self.num_timesteps += dagger.step(self.teacher_mix)
+                if self.logger is not None and dagger.games_finished // 20 > games_before // 20:
+                    self._log()
+                if not callbacks.on_step(self):
+                    break
         return self
 
     def _log(self) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from repgym.agents.base import Agent, EnvLike
-from repgym.agents.callbacks import as_callback
+from repgym.agents.callbacks import learning_session
 from repgym.agents.logger import RunLogger
 from repgym.agents.lookahead.afterstates import best_per_board, candidates
 from repgym.agents.lookahead.engine import make_engine
@@ -122,27 +122,18 @@ class LookaheadAgent(Agent):
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
         if self.value.scale == 0.0:
             self.value.scale = calibrate_scale(self.config, self.hp.calibration_games, self.rng)
-        callbacks = as_callback(callback, progress_bar)
-        self.logger = RunLogger(self.log_dir) if self.log_dir is not None else None
         hp, trainer = self.hp, self._trainer
         end = self.num_timesteps + int(total_timesteps)
-        callbacks.on_training_start(self, int(total_timesteps))
-        with self._torch_rng():  # the global torch generator stays as it was
-            try:
-                while self.num_timesteps < end:
-                    progress = min(1.0, self.num_timesteps / hp.exploration_steps)
-                    self.exploration_rate = hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * progress
-                    games_before = trainer.games_finished
-                    self.num_timesteps += trainer.step(self.exploration_rate)
-                    if self.logger is not None and trainer.games_finished // 10 > games_before // 10:
-                        self._log()
-                    if not callbacks.on_step(self):
-                        break
-            finally:
-                callbacks.on_training_end(self)
-                if self.logger is not None:
-                    self.logger.close()
-                    self.logger = None
+        with learning_session(self, total_timesteps, callback, progress_bar, self.log_dir) as callbacks:
+            while self.num_timesteps < end:
+                progress = min(1.0, self.num_timesteps / hp.exploration_steps)
+                self.exploration_rate = hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * progress
+                games_before = trainer.games_finished
+                self.num_timesteps += trainer.step(self.exploration_rate)
+                if self.logger is not None and trainer.games_finished // 10 > games_before // 10:
+                    self._log()
+                if not callbacks.on_step(self):
+                    break
         return self
 
     def _log(self) -> None:
