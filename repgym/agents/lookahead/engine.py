@@ -3,7 +3,7 @@
 Two implementations play the same rules (both are tested move for move against :mod:`rules`): identical
 expansions, identical greedy playouts, and playouts of the random policies from different random streams:
 
-- :class:`NumbaEngine` runs compiled whole playouts (:mod:`repgym.agents.lookahead.kernels`); the default.
+- :class:`NumbaEngine` runs compiled whole playouts (:mod:`repgym.envs.bubble.kernels`); the default.
 - :class:`NumpyEngine` runs the batched numpy rules in lockstep (finished boards leave the batch) with the
   baseline policies of :mod:`repgym.envs.bubble.policies`; no compilation, about 30 times slower. Useful where
   numba is missing or a first compile (about 20 s, then cached on disk) costs more than the work.
@@ -98,13 +98,13 @@ class Engine(ABC):
 
 
 class NumbaEngine(Engine):
-    """Compiled engine: whole playouts and expansions run in numba (see :mod:`.kernels`)."""
+    """Compiled engine: whole playouts and expansions run in numba (see :mod:`repgym.envs.bubble.kernels`)."""
 
     kind = "numba"
 
     def __init__(self, config: BubbleConfig) -> None:
         super().__init__(config)
-        from repgym.agents.lookahead import kernels
+        from repgym.envs.bubble import kernels
 
         self._kernels = kernels
         self._params = kernels.rule_params(config)
