@@ -48,6 +48,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import repgym
+from repgym.analysis.seed_stats import mean_ci
 from repgym.envs.physics.wrappers import DiscretizeActions
 from repgym.runs import EvalProtocol, Policy, play
 
@@ -144,7 +145,8 @@ class ShiftResult:
         return random + THRESHOLD_FRACTION * (scratch - random)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """``{metric: {"mean", "std", "n", "values"}}``; ``std`` with ddof=1 (0 for one seed); steps-to-90%
+        """``{metric: {"mean", "std", "ci95", "n", "values"}}``; ``std`` with ddof=1 (0 for one seed), ``ci95`` the
+        95% t interval of the mean (:mod:`repgym.analysis.seed_stats`); steps-to-90%
         entries average the seeds that reached the threshold (``n`` of them) and list None for the others."""
         threshold = self.threshold
         per_seed = {
@@ -166,9 +168,11 @@ class ShiftResult:
         out = {}
         for name, values in per_seed.items():
             reached = np.array([v for v in values if v is not None], dtype=np.float64)
+            ci = mean_ci(reached.tolist()) if reached.size else None
             out[name] = {
                 "mean": float(reached.mean()) if reached.size else None,
                 "std": float(reached.std(ddof=1)) if reached.size > 1 else 0.0,
+                "ci95": [ci.low, ci.high] if ci is not None else None,
                 "n": int(reached.size),
                 "values": values,
             }
@@ -355,7 +359,7 @@ def run_shift(
 
 
 def summary_table(result: ShiftResult) -> Table:
-    """The summary as a rich table: one row per metric, mean ± std over seeds."""
+    """The summary as a rich table: one row per metric, mean ± std and the 95% t interval over seeds."""
     c = result.config
     summary = result.summary()
     title = (
@@ -365,6 +369,7 @@ def summary_table(result: ShiftResult) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
     table.add_column("metric")
     table.add_column("mean ± std", justify="right")
+    table.add_column("95% CI", justify="right")
     table.add_column("per seed", justify="right")
     rows = [
         ("return at train gravity (source, final)", "return_train_gravity"),
@@ -384,6 +389,7 @@ def summary_table(result: ShiftResult) -> Table:
         entry = summary[key]
         steps = key.endswith("_to_90")
         fmt = "{:,.0f}" if steps else "{:.3f}" if key.startswith("cka_") else "{:.1f}"
+        interval = "-" if entry["n"] < 2 else "[" + ", ".join(fmt.format(v) for v in entry["ci95"]) + "]"
         if entry["mean"] is None:
             cell = "not reached"
         else:
@@ -391,7 +397,7 @@ def summary_table(result: ShiftResult) -> Table:
             if steps and entry["n"] < len(entry["values"]):
                 cell += f" ({entry['n']}/{len(entry['values'])} reached)"
         per_seed = ", ".join("-" if v is None else fmt.format(v) for v in entry["values"])
-        table.add_row(label, cell, per_seed)
+        table.add_row(label, cell, interval, per_seed)
     table.caption = f"90% threshold: return {result.threshold:.1f} (random + 0.9 x (from-scratch final - random))"
     return table
 

@@ -19,7 +19,20 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main", "parse_hyperparameters", "
 
 DEBUG_VAR = "REPGYM_DEBUG"  # set: unexpected errors show their traceback instead of one line
 
-COMMAND_MODULES = ["envs", "physics", "search", "agents", "zoo", "analyze", "world", "bench", "delay", "serve", "study"]
+COMMAND_MODULES = [
+    "envs",
+    "physics",
+    "search",
+    "agents",
+    "zoo",
+    "analyze",
+    "transfer",
+    "world",
+    "bench",
+    "delay",
+    "serve",
+    "study",
+]
 
 EPILOG_MAIN = """\
 examples:
