@@ -40,15 +40,19 @@ class GMMVQVAE(VQVAE):
             then lie in [0, 4], so the model cannot shrink its scale below the temperature). ``False`` is the plain
             VQ-VAE geometry, whose loss this model then equals exactly at temperature 0.
 
-    Known failure (KeyToDoor pixels, annealed from temperature 1): with near-uniform responsibilities the soft
-    codebook and commitment terms pull every code and output to one point, and the mixture stays uniform
-    (entropy ln K) after that, with or without ``spherical``; watch ``entropy`` in the training history.
+    Loss: mean squared error per pixel + ``||sg(z_e) - c_n||^2 + commitment * ||z_e - sg(c_n)||^2`` with ``c_n``
+    the *nearest* code of each encoder output, at every temperature: the VQ-VAE's codebook and commitment terms
+    (k-means updates), so at temperature 0 the loss is exactly the VQ-VAE's. The temperature acts on the latent
+    only: above 0 the decoder reads the soft mixture and its gradients flow through the softmax; at 0 they pass
+    straight through to the encoder as in the VQ-VAE. Dead codes are restarted as in the VQ-VAE.
 
-    Loss: mean squared error per pixel + ``E_w ||sg(z_e) - c||^2 + commitment * E_w ||z_e - sg(c)||^2``, the
-    expected squared distance to the codes under the (detached) responsibilities ``w``: at temperature 0 exactly
-    the VQ-VAE's codebook and commitment terms, and in general the M-step of a Gaussian mixture fit. At temperature
-    0 the decoder's gradients pass straight through to the encoder as in the VQ-VAE; above it they flow through
-    the softmax. Dead codes are restarted as in the VQ-VAE.
+    Why hard assignments in the codebook terms: the soft alternative, ``E_w ||z_e - c||^2`` under the
+    responsibilities (the M-step of a Gaussian-mixture fit), collapses. Early in training the encoder outputs sit
+    close together, the responsibilities are near uniform, and a uniform M-step pulls every code to the mean of all
+    outputs while the commitment term pulls every output to the mean of the codes; the distances become equal,
+    the weights stay uniform (entropy ln K) and z is constant. That was measured on KeyToDoor pixels annealed from
+    temperature 1, with and without ``spherical``; nearest-code updates keep the codes apart at any temperature
+    (``tests/worlds/test_gmmvq_latent.py`` checks it).
     """
 
     kind = "gmmvq"
@@ -153,12 +157,10 @@ class GMMVQVAE(VQVAE):
         soft = self.assignments(z_e, t)
         w = soft.reshape(-1, self.codebook_size).detach()
         book = self.book()
-        # expected squared distance under w, split so the codebook and the encoder each get their own term
-        to_codes = (flat.detach()[:, None, :] - book[None]).pow(2).mean(-1)  # (B*P, K), gradient to the codebook
-        to_encoder = (flat[:, None, :] - book.detach()[None]).pow(2).mean(-1)  # gradient to the encoder
-        codebook = (w * to_codes).sum(1).mean()
-        commit = (w * to_encoder).sum(1).mean()
-        codes = w.argmax(1).view(x.shape[0], self.positions)
+        codes = self._nearest(z_e)  # (B, P); the codebook and commitment terms use these (see the class docstring)
+        nearest = book[codes.flatten()]  # (B*P, D)
+        codebook = (flat.detach() - nearest).pow(2).mean()
+        commit = (flat - nearest.detach()).pow(2).mean()
         if t == 0:
             z_q = self.embed(codes).view_as(z_e)
             z = (outputs + (z_q - outputs).detach()).flatten(1)  # straight-through, as in the VQ-VAE

@@ -169,3 +169,25 @@ def test_cli_trains_the_mixture_latent_and_m_on_it(tmp_path, capsys):
     assert "persistence baseline" in capsys.readouterr().out
     assert main([*vae, "--model", "gmmvq", "--temperature", "-1", "--out", str(tmp_path / "bad"), *base]) == 2
     assert "temperature must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_soft_training_keeps_the_codes_apart_on_two_kinds_of_frames():
+    """At a temperature where the responsibilities start near uniform, nearest-code updates must not pull every
+    code to one point (the soft M-step did: z became constant); the two kinds of frames keep distinct latents."""
+    model = GMMVQVAE(codebook_size=8, code_dim=3, channels=4, temperature=1.0).train()
+    dark, light = torch.zeros(8, 3, 64, 64), torch.ones(8, 3, 64, 64)
+    light[:, :, 16:48, 16:48] = 0.2
+    batch = torch.cat([dark, light])
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss, parts = model.loss(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        z_dark, z_light = model.soft_latent(dark[:1]), model.soft_latent(light[:1])
+        codes = model._nearest(model.encoder(batch))  # (16, positions)
+    assert parts["entropy"] < np.log(8) - 0.05  # the weights left uniform
+    assert not torch.equal(codes[0], codes[8])  # the two kinds of frames pick different codes somewhere
+    assert (z_dark - z_light).norm() > 0.1
