@@ -12,6 +12,8 @@ arguments, e.g. KeyToDoor delay 5 -> 20, or another env with the same spaces, Bu
    - ``full``: every unit copied (threshold 0);
    - ``g>=t`` for each threshold ``t``: only the units with generality >= t keep the source's weights
      (:func:`repgym.analysis.transfer_rule.transfer_general_units`), the rest stay fresh;
+   - ``head-only`` (with ``head_only=True``; ANIL, Raghu et al. 2020): every unit copied, then every body weight
+     frozen (:func:`repgym.agents.surgery.freeze_all_but_head`), so only the head learns;
 3. each arm learns ``steps`` env steps, evaluated every ``eval_every`` steps on ``eval_episodes`` episodes of the
    run protocol (deterministic actions, the same reset seeds for every arm and seed, so curves are paired).
 
@@ -19,6 +21,8 @@ Per arm, over seeds (mean and 95% t interval, :mod:`repgym.analysis.seed_stats`)
 the return before learning (zero-shot), the final return, the area under the learning curve (mean return over
 the evaluations: a learning-speed measure that needs no threshold) and the env steps to reach 90% of the way from
 the random policy to the scratch arm's mean final return (runs that never reach it are counted, not averaged).
+With ``head_only``, the per-layer debiased linear CKA between the source and the ``full`` and ``head-only`` agents
+after learning, on states the source plays in the target env (does the body stay near CKA 1 when it is free?).
 ``transfer.json`` holds every curve and the settings; ``transfer.png`` the curves.
 """
 
@@ -42,7 +46,7 @@ import repgym
 from repgym.analysis.gravity_shift import THRESHOLD_FRACTION, Curve, evaluate_return, learn_with_evaluations
 from repgym.analysis.seed_stats import mean_ci
 
-SCRATCH, FULL = "scratch", "full"
+SCRATCH, FULL, HEAD_ONLY = "scratch", "full", "head-only"
 
 
 @dataclass
@@ -60,6 +64,7 @@ class TransferConfig:
     eval_episodes: int = 10
     states: int = 512  # states the generality is measured on
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # target agents', over the source's
+    head_only: bool = False  # add the head-only arm and the per-layer CKA with the source
     threads: int = 1
 
     def validate(self) -> TransferConfig:
@@ -78,7 +83,7 @@ class TransferConfig:
 
     @property
     def arms(self) -> list[str]:
-        return [SCRATCH, FULL] + [arm_name(t) for t in self.thresholds]
+        return [SCRATCH, FULL] + ([HEAD_ONLY] if self.head_only else []) + [arm_name(t) for t in self.thresholds]
 
 
 def arm_name(threshold: float) -> str:
@@ -105,6 +110,7 @@ class TransferSeed:
     arms: dict[str, ArmResult]
     random_return: float
     wall_s: float
+    cka: dict[str, dict[str, float]] = field(default_factory=dict)  # {"full" | "head-only": {layer: CKA}}
 
 
 @dataclass
@@ -140,6 +146,12 @@ class TransferResult:
                 "reached_90": f"{len(reached)}/{len(runs)}",
                 "steps_to_90_per_seed": reach,
             }
+        for arm in (FULL, HEAD_ONLY):
+            layers = self.seeds[0].cka.get(arm, {})
+            if layers:
+                out[arm]["cka"] = {
+                    layer: mean_ci([s.cka[arm][layer] for s in self.seeds]).to_json() for layer in layers
+                }
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -172,6 +184,8 @@ def _target_spec(config: TransferConfig, checkpoint: Any) -> Any:
 def run_transfer_seed(config: TransferConfig, checkpoint: Any, target: Any, seed: int, advance: Any) -> TransferSeed:
     """Every arm for one seed (see the module docstring)."""
     from repgym.agents import load_agent, make_agent, registered_agent
+    from repgym.agents.surgery import freeze_all_but_head
+    from repgym.analysis.gravity_shift import layer_cka
     from repgym.analysis.states import collect_states
     from repgym.analysis.transfer_rule import transfer_general_units
 
@@ -183,22 +197,29 @@ def run_transfer_seed(config: TransferConfig, checkpoint: Any, target: Any, seed
     hyperparameters = {k: v for k, v in checkpoint.hyperparameters.items() if k not in fixed}
     hyperparameters.update(config.hyperparameters)
     arms: dict[str, ArmResult] = {}
+    learned: dict[str, Any] = {}  # the full and head-only agents, for the CKA with the source
     for arm in config.arms:
         agent = make_agent(checkpoint.agent, target.make(), seed=seed, **hyperparameters)
         kept: dict[str, list[int]] = {}
         if arm != SCRATCH:
-            threshold = 0.0 if arm == FULL else float(arm.split(">=", 1)[1])
+            threshold = 0.0 if arm in (FULL, HEAD_ONLY) else float(arm.split(">=", 1)[1])
             report = transfer_general_units(source, agent, states, threshold)
             kept = {name: [len(layer.kept), layer.units] for name, layer in report.items()}
+        if arm == HEAD_ONLY:
+            freeze_all_but_head(agent)
         curve = learn_with_evaluations(
             agent, config.steps, config.eval_every,
             lambda agent=agent: evaluate_return(agent, eval_env, config.eval_episodes), advance,
         )  # fmt: skip
         arms[arm] = ArmResult(curve, kept)
-        agent.env.close()
+        if config.head_only and arm in (FULL, HEAD_ONLY):
+            learned[arm] = agent
+        else:
+            agent.env.close()
+    cka = layer_cka(source, learned, eval_env, config.states, seed) if learned else {}
     random_return = evaluate_return(None, eval_env, config.eval_episodes, rng_seed=seed)
     eval_env.close()
-    return TransferSeed(seed, arms, random_return, time.perf_counter() - start)
+    return TransferSeed(seed, arms, random_return, time.perf_counter() - start, cka)
 
 
 def run_transfer(
@@ -233,6 +254,8 @@ def run_transfer(
                             time.perf_counter() - start,
                             date=datetime.now(timezone.utc).isoformat(timespec="seconds"))  # fmt: skip
     console.print(summary_table(result))
+    if config.head_only:
+        console.print(cka_table(result))
     if out_dir is not None:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -273,11 +296,23 @@ def summary_table(result: TransferResult) -> Table:
     return table
 
 
+def cka_table(result: TransferResult) -> Table:
+    """Per layer: debiased linear CKA of the source with the full and head-only agents after learning."""
+    summary = result.summary()
+    table = Table(title="CKA with the source after learning (mean ± 95% CI half-width)", box=box.SIMPLE_HEAVY)
+    table.add_column("layer")
+    for arm in (FULL, HEAD_ONLY):
+        table.add_column(arm, justify="right")
+    for layer in summary[FULL].get("cka", {}):
+        table.add_row(layer, *(_fmt(summary[arm].get("cka", {}).get(layer), 3) for arm in (FULL, HEAD_ONLY)))
+    return table
+
+
 def curves_figure(result: TransferResult) -> Figure:
     """Mean evaluation return against env steps for every arm (band: min..max over seeds)."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
-    colours = {SCRATCH: "tab:green", FULL: "tab:orange"}
+    colours = {SCRATCH: "tab:green", FULL: "tab:orange", HEAD_ONLY: "tab:red"}
     thresholds = result.config.thresholds
     for arm in result.config.arms:
         curves = [s.arms[arm].curve for s in result.seeds]

@@ -10,14 +10,16 @@ EPILOG_TRANSFER = """\
 per seed, every arm starts a fresh agent of the source's kind on the target env (the source's env with --set
 arguments, or --env): 'scratch' transfers nothing, 'full' copies every unit, 'g>=T' copies only the units active on
 at least a fraction T of the target states the source plays (the rest stay fresh); each learns --steps env steps.
-Prints per arm the units kept, zero-shot and final return, mean return over the curve and env steps to reach 90%
-of the scratch arm's final return (mean [95% t interval] over seeds); writes transfer.json and transfer.png.
+--head-only adds an arm that copies every unit and freezes the body (only the head learns, ANIL) and the per-layer
+CKA of the source with the full and head-only agents after learning. Prints per arm the units kept, zero-shot and
+final return, mean return over the curve and env steps to reach 90% of the scratch arm's final return (mean ± the
+95% t interval over seeds); writes transfer.json and transfer.png.
 The source must be a repgym DQN checkpoint (qr-dqn, c51, ...), e.g. one of the zoo.
 
 examples:
   repgym transfer zoo:qr-keytodoor-d5 --set delay=20 --hp n_steps=21 --steps 30000 --seeds 3
   repgym transfer zoo:qr-umbrella-d5 --set delay=20 --hp n_steps=21 --thresholds 0.1 0.5 0.9 --steps 20000
-  repgym transfer runs/train/qr-bb/checkpoint --env repgym/BubbleBreakerShifter-v0 --steps 20000 --seeds 3
+  repgym transfer runs/train/qr-bb/checkpoint --env repgym/BubbleBreakerShifter-v0 --steps 20000 --seeds 3 --head-only
 """
 
 
@@ -45,6 +47,10 @@ def register(sub) -> dict[str, Handler]:
     p.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (default: steps/10)")
     p.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: 10)")
     p.add_argument("--states", type=int, default=512, help="target states generality is measured on (default: 512)")
+    p.add_argument(
+        "--head-only", action="store_true",
+        help="add a head-only arm (all units copied, body frozen: ANIL) and per-layer CKA with the source",
+    )  # fmt: skip
     p.add_argument("--out", default="runs/transfer", help="folder for transfer.json and transfer.png")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     add_settings(p, what="target env constructor argument, over the source's (e.g. delay=20)")
@@ -68,6 +74,7 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
         eval_episodes=args.eval_episodes,
         states=args.states,
         hyperparameters=parse_hyperparameters(args.hp),
+        head_only=args.head_only,
         threads=args.threads,
     )
     run_transfer(config, out_dir=args.out, plot=not args.no_plot)

@@ -10,7 +10,7 @@ import pytest
 
 from repgym.agents import make_agent
 from repgym.analysis.seed_stats import mean_ci, t_quantile_975
-from repgym.analysis.transfer_experiment import FULL, SCRATCH, TransferConfig, run_transfer
+from repgym.analysis.transfer_experiment import FULL, HEAD_ONLY, SCRATCH, TransferConfig, run_transfer
 from repgym.cli import main
 
 ARCH = {"net_arch": [16, 8], "n_quantiles": 4, "learning_starts": 50, "exploration_steps": 100}
@@ -77,3 +77,15 @@ def test_cli_writes_json_and_png(source: str, tmp_path, capsys) -> None:
     assert "scratch" in printed and "g>=0.5" in printed
     assert main(["transfer", source, "--thresholds", "2"]) != 0
     assert "thresholds must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_head_only_arm_keeps_the_body_and_reports_cka(source: str) -> None:
+    config = TransferConfig(source, env_kwargs={"delay": 3}, thresholds=[0.5], steps=200, seeds=1, eval_every=200,
+                            eval_episodes=2, states=48, head_only=True)  # fmt: skip
+    result = run_transfer(config, out_dir=None)
+    assert config.arms == [SCRATCH, FULL, HEAD_ONLY, "g>=0.5"]
+    cka = result.seeds[0].cka
+    assert set(cka) == {FULL, HEAD_ONLY}
+    body = [layer for layer in cka[HEAD_ONLY] if not layer.startswith("head")]
+    assert body and all(math.isclose(cka[HEAD_ONLY][layer], 1.0, abs_tol=1e-6) for layer in body)
+    assert "cka" in result.summary()[HEAD_ONLY]
