@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repgym.envs.bubble import kernels
 from repgym.agents.lookahead.engine import NumbaEngine, NumpyEngine, make_engine
-from repgym.envs.bubble import rules
+from repgym.envs.bubble import kernels, rules
 from repgym.envs.bubble.boards import standard_boards
 from repgym.envs.bubble.rules import BubbleConfig
 
