@@ -105,6 +105,9 @@ class RudderAgent(Agent):
             self.predictor = ReturnPredictor(obs_space, self.n_actions, cfg).to(self.device)
             self.q_net = MemoryQNetwork(obs_space, self.n_actions, self.head.n_outputs, cfg).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
+        # The Q-network that acts greedily (predict, evaluation, analysis): a running average of the trained one's
+        # weights (q_averaging); exploration during training acts with the trained one.
+        self.averaged_q = copy.deepcopy(self.q_net).requires_grad_(False)
         # The predictor that redistributes, remembers and acts: a running average of the trained one's weights, so
         # that the credit does not jitter with each gradient step on noisy returns.
         self.averaged_predictor = copy.deepcopy(self.predictor).requires_grad_(False)
@@ -274,6 +277,9 @@ class RudderAgent(Agent):
             if cfg.max_grad_norm is not None:
                 self.q_optimizer.clip_grad_norm_(cfg.max_grad_norm)
             self.q_optimizer.step()
+            with torch.no_grad():
+                for average, trained in zip(self.averaged_q.parameters(), self.q_net.parameters(), strict=True):
+                    average.lerp_(trained, 1.0 - cfg.q_averaging)
             self.n_updates += 1
             self._losses["q"][0] += float(loss.detach())
             self._losses["q"][1] += 1
@@ -313,12 +319,16 @@ class RudderAgent(Agent):
             random_action = np.where(mask.any(axis=1, keepdims=True), np.where(mask, scores, -1.0), scores).argmax(1)
         if explore.all():
             return random_action
-        return np.where(explore, random_action, self._greedy(obs, mask, state))
+        return np.where(explore, random_action, self._greedy(obs, mask, state, self.q_net))
 
-    def _greedy(self, obs: np.ndarray, mask: np.ndarray | None, state: RecurrentState) -> np.ndarray:
+    def _greedy(
+        self, obs: np.ndarray, mask: np.ndarray | None, state: RecurrentState, net: torch.nn.Module | None = None
+    ) -> np.ndarray:
+        """Greedy legal actions of ``net`` (default: the averaged Q-network, which acts when not exploring)."""
+        net = self.averaged_q if net is None else net
         with torch.no_grad():
             memory = torch.as_tensor(state[0][0], device=self.device)
-            q = self.head.q_values(self.q_net(torch.as_tensor(obs, device=self.device), memory))
+            q = self.head.q_values(net(torch.as_tensor(obs, device=self.device), memory))
             m = None if mask is None else torch.as_tensor(mask, device=self.device)
             return masked_argmax(q, m).cpu().numpy()
 
@@ -416,11 +426,11 @@ class RudderAgent(Agent):
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """The memory (``memory``: the predictor's LSTM; ``memory.h``/``memory.c`` are its state), the return
         prediction (``return_prediction``), the credit signal (``credit``: the redistributed reward of each step),
-        and the Q-network's encoder (``q.encoder``) and head (``q.head``)."""
+        and the acting (averaged) Q-network's encoder (``q.encoder``) and head (``q.head``)."""
         acting = self.averaged_predictor
         return {"memory": acting.lstm, "return_prediction": acting.output, "credit": acting.credit,
-                "q.encoder": self.q_net.encoder,
-                "q.head": self.q_net.head}  # fmt: skip
+                "q.encoder": self.averaged_q.encoder,
+                "q.head": self.averaged_q.head}  # fmt: skip
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
 
@@ -444,6 +454,7 @@ class RudderAgent(Agent):
             "predictor": self.predictor.state_dict(),
             "averaged_predictor": self.averaged_predictor.state_dict(),
             "q_net": self.q_net.state_dict(),
+            "averaged_q": self.averaged_q.state_dict(),
             "target_net": self.target_net.state_dict(),
             "q_optimizer": self.q_optimizer.state_dict(),
             "predictor_optimizer": self.predictor_optimizer.state_dict(),
@@ -457,6 +468,7 @@ class RudderAgent(Agent):
         self.predictor.load_state_dict(tensors["predictor"])
         self.averaged_predictor.load_state_dict(tensors["averaged_predictor"])
         self.q_net.load_state_dict(tensors["q_net"])
+        self.averaged_q.load_state_dict(tensors.get("averaged_q", tensors["q_net"]))  # older checkpoints lack it
         self.target_net.load_state_dict(tensors["target_net"])
         self.q_optimizer.load_state_dict(tensors["q_optimizer"])
         self.predictor_optimizer.load_state_dict(tensors["predictor_optimizer"])

@@ -55,6 +55,10 @@ class RudderConfig:
     gradient_steps: int = 1  # Q gradient steps per round
     target_update_interval: int = 500  # env steps between target-network copies
     learning_rate: float = 1e-3  # Adam step size of the Q-network
+    q_averaging: float = 0.995  # greedy actions come from a running average of the Q-network's weights, <- this *
+    #                             theirs + (1 - this) * the trained one's after each Q step (0: the trained one);
+    #                             the trained one's greedy policy swings between Q steps (KeyToDoor delay 20: 23% to
+    #                             100% success from one 1k-step stretch to the next), the average's far less
     adam_eps: float | None = None  # Adam epsilon of the Q-network; None: the head's paper value
 
     # --- exploration -----------------------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ class RudderConfig:
         for name in ("final_step_weight", "lesson_priority"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("exploration_initial_eps", "exploration_final_eps", "predictor_averaging"):
+        for name in ("exploration_initial_eps", "exploration_final_eps", "predictor_averaging", "q_averaging"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         self.dqn_config()  # the head's own checks (n_expectiles odd, v_min < v_max...)

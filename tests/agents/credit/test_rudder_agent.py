@@ -125,3 +125,26 @@ def test_train_eval_and_analyze_from_the_command_line(tmp_path, capsys) -> None:
     table = Table.read_json(tmp_path / "analysis" / "table.json")
     layers = {r.layer for r in table.filter(analyzer="probe")}
     assert {"memory", "memory.h", "memory.c", "credit", "return_prediction"} <= layers
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.9])
+def test_greedy_actions_come_from_the_running_average_of_the_q_weights(rate) -> None:
+    """After each Q step the acting net moves (1 - rate) of the way to the trained one (rate 0: it is the trained
+    one); exploration acts with the trained net, greedy predict with the average."""
+    agent = make_agent("rudder", "repgym/Umbrella-v0", env_kwargs={"delay": 2}, seed=0, q_averaging=rate, **SMALL)
+    agent.learn(SMALL["learning_starts"] + 40)
+    assert agent.n_updates > 0
+    trained = torch.cat([p.detach().flatten() for p in agent.q_net.parameters()])
+    averaged = torch.cat([p.detach().flatten() for p in agent.averaged_q.parameters()])
+    if rate == 0.0:
+        assert torch.equal(trained, averaged)
+    else:
+        assert not torch.equal(trained, averaged)
+        before = averaged.clone()
+        agent._train_q(1)
+        trained = torch.cat([p.detach().flatten() for p in agent.q_net.parameters()])
+        averaged = torch.cat([p.detach().flatten() for p in agent.averaged_q.parameters()])
+        assert torch.allclose(averaged, rate * before + (1 - rate) * trained, atol=1e-6)
+    assert agent.latent_modules()["q.head"] is agent.averaged_q.head
+    with pytest.raises(ValueError, match="q_averaging"):
+        make_agent("rudder", "repgym/Umbrella-v0", q_averaging=1.5)
