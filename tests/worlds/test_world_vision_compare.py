@@ -1,0 +1,98 @@
+"""The vision comparison benchmark (``benchmarks/world_vision_compare.py``) on planted data: every model gets finite
+numbers, the probe reads a factor painted large into the frames, and a rerun skips the finished models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from repgym.worlds.data import Episode, save_shard
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "world_vision_compare.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("world_vision_compare", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def _planted_data(folder: Path, episodes: int = 6, steps: int = 8) -> None:
+    """Episodes whose frames show a half-frame white block exactly when the factor ``lamp`` is 1 (a third of the
+    frames), saved as a data folder of KeyToDoor (for its Discrete(4) action space)."""
+    rng = np.random.default_rng(0)
+    batch = []
+    for j in range(episodes):
+        lamp = (rng.random(steps + 1) < 0.33).astype(np.float32)
+        frames = rng.integers(0, 40, (steps + 1, 64, 64, 3), dtype=np.uint8)
+        frames[lamp == 1, :32] = 255
+        level = rng.random(steps + 1).astype(np.float32)
+        actions = rng.integers(0, 4, steps)
+        zeros = np.zeros(steps, bool)
+        batch.append(Episode(frames, actions, np.zeros(steps, np.float32), zeros, zeros.copy(),
+                             {"lamp": lamp, "level": level}, j))  # fmt: skip
+    folder.mkdir(parents=True)
+    save_shard(folder / "shard-00000.npz", batch)
+    manifest = {"env_id": "repgym/KeyToDoor-v0", "env_kwargs": {"obs_mode": "pixels"}, "episodes_per_shard": 10,
+                "shards": [{"file": "shard-00000.npz", "episodes": episodes, "steps": episodes * steps}]}  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_comparison_on_planted_data(bench, tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    _planted_data(run / "data")
+    argv = ["--run", str(run), "--models", "vae", "gmmvq:0.3", "--probe", "lamp:cat", "--probe", "level@lamp==0",
+            "--epochs", "1", "--channels", "4", "--rnn-epochs", "1", "--hidden", "8", "--folds", "3",
+            "--no-progress"]  # fmt: skip
+    results = bench.main(argv)
+    saved = json.loads((run / "results.json").read_text())
+    assert list(saved["models"]) == ["vae", "gmmvq:0.3"]
+    assert math.isfinite(saved["data"]["mean_frame_mse"])
+    for m in saved["models"].values():
+        numbers = [m["val_recon_mse"], m["z_std"], m["memory"]["nll"], m["memory"]["baseline_nll"]]
+        numbers += [v for p in m["probes"].values() for k, v in p.items() if k in ("r2", "accuracy", "chance")]
+        assert all(math.isfinite(x) for x in numbers), m
+        lamp = m["probes"]["lamp:cat"]
+        assert lamp["split"] == "episode"
+        assert lamp["accuracy"] >= lamp["chance"] and lamp["chance"] > 0.5
+        assert m["probes"]["level@lamp==0"]["n"] < lamp["n"]  # the condition keeps the frames with the lamp off
+    assert 0 < saved["models"]["gmmvq:0.3"]["codes"]["entropy"] <= saved["models"]["gmmvq:0.3"]["codes"]["max_entropy"]
+    assert "| vae |" in (run / "table.md").read_text()
+    assert results["models"].keys() == saved["models"].keys()
+
+    capsys.readouterr()
+    bench.main(argv)  # a rerun measures nothing again
+    assert capsys.readouterr().out.count("done earlier, skipped") == 2
+
+
+def test_specs_parse_and_bad_ones_are_named(bench) -> None:
+    spec = bench.parse_model("gmmvq:0.5>0.05")
+    assert (spec.temperature_start, spec.temperature, spec.folder) == (0.5, 0.05, "gmmvq-0.5-0.05")
+    assert bench.parse_model("vae-features:1").pixel_weight == 1.0
+    with pytest.raises(ValueError, match="gmmvq:T"):
+        bench.parse_model("gmmvq")
+    with pytest.raises(ValueError, match="unknown model 'ae'"):
+        bench.parse_model("ae")
+    p = bench.parse_probe("key_held:cat@room>=1")
+    assert (p.factor, p.categorical, p.condition) == ("key_held", True, ("room", None, ">=", 1.0))
+    states = {"key_held": np.array([0.0, 1.0, 1.0]), "room": np.array([0.0, 1.0, 2.0]),
+              "position": np.array([[1.0, 2.0], [3.0, 4.0], [np.nan, np.nan]])}  # fmt: skip
+    assert p.values(states)[1].tolist() == [False, True, True]
+    y, mask = bench.parse_probe("position[1]").values(states)
+    assert y[:2].tolist() == [2.0, 4.0] and mask.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="bad probe spec"):
+        bench.parse_probe("key held")
+    with pytest.raises(ValueError, match="name one as position"):
+        bench.parse_probe("position").values(states)
