@@ -6,7 +6,8 @@
   for all legal moves in one forward pass, or a search, behind repgym's agent interface.
 - :mod:`.engine` / :mod:`.kernels`: afterstates and whole playouts, compiled with numba (pure numpy fallback).
 - :mod:`.playouts`: playout policies (uniform, size-weighted, tabu-colour, greedy, value-guided softmax).
-- :mod:`.nmcs`, :mod:`.beam`, :mod:`.mcts`, :mod:`.greedy`: searches with a time or node budget (:mod:`.budget`).
+- :mod:`.nmcs`, :mod:`.nrpa` (compiled in :mod:`.nrpa_kernels`), :mod:`.beam`, :mod:`.mcts`, :mod:`.greedy`:
+  searches with a time or node budget (:mod:`.budget`).
 - :mod:`.solve`: ``repgym solve`` — search a board file and verify every answer by replaying it in the env.
 """
 
@@ -17,6 +18,7 @@ from repgym.agents.lookahead.engine import make_engine
 from repgym.agents.lookahead.greedy import lookahead_play
 from repgym.agents.lookahead.mcts import mcts
 from repgym.agents.lookahead.nmcs import nmcs
+from repgym.agents.lookahead.nrpa import nrpa
 from repgym.agents.lookahead.solve import run_search, solve_file
 from repgym.agents.lookahead.training import LookaheadConfig
 from repgym.agents.lookahead.value import ValueFunction, ValueNet
@@ -34,6 +36,7 @@ __all__ = [
     "make_engine",
     "mcts",
     "nmcs",
+    "nrpa",
     "run_search",
     "solve_file",
 ]

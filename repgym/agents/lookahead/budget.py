@@ -9,6 +9,7 @@ beam pass at the given width, MCTS with a default number of iterations per move)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +18,12 @@ import numpy as np
 
 @dataclass
 class Budget:
-    """``time_s``: wall-clock seconds from :meth:`start`; ``nodes``: playouts + value evaluations."""
+    """``time_s``: wall-clock seconds from :meth:`start`; ``nodes``: playouts + value evaluations; ``clock``: the
+    seconds counter (tests inject a deterministic one)."""
 
     time_s: float | None = None
     nodes: int | None = None
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
     _start: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
@@ -34,11 +37,11 @@ class Budget:
         return self.time_s is None and self.nodes is None
 
     def start(self) -> Budget:
-        self._start = time.perf_counter()
+        self._start = self.clock()
         return self
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self._start
+        return self.clock() - self._start
 
     def remaining_s(self) -> float:
         """Seconds left (infinite without a time limit)."""

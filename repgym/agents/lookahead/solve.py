@@ -5,8 +5,9 @@ action is ``row * cols + col``), one move per token, in the order played. Scorin
 ``repgym/SameGame-v0`` rules ((n-2)^2, +1000 for a clear board, end penalty, columns close left); ``"bubble"``
 plays ``repgym/BubbleBreaker-v0`` rules (n(n-1), columns close right). The board size comes from the file.
 
-Searches (:data:`SEARCH_METHODS`): ``nmcs`` (:mod:`.nmcs`), ``beam`` (:mod:`.beam`), ``mcts`` (:mod:`.mcts`) and
-``lookahead`` (:mod:`.greedy`: one-step look-ahead on ``r + V``, needs a value network).
+Searches (:data:`SEARCH_METHODS`): ``nmcs`` (:mod:`.nmcs`), ``nrpa`` (:mod:`.nrpa`), ``beam`` (:mod:`.beam`),
+``mcts`` (:mod:`.mcts`) and ``lookahead`` (:mod:`.greedy`: one-step look-ahead on ``r + V``, needs a value
+network).
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from repgym.agents.lookahead.engine import Engine, make_engine, warm_up
 from repgym.agents.lookahead.greedy import lookahead_play
 from repgym.agents.lookahead.mcts import mcts
 from repgym.agents.lookahead.nmcs import nmcs
+from repgym.agents.lookahead.nrpa import nrpa, start_workers
 from repgym.agents.lookahead.value import ValueFunction, require_value
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.boards import load_boards
 from repgym.envs.bubble.rules import BubbleConfig
 
-SEARCH_METHODS = ("nmcs", "beam", "mcts", "lookahead")
+SEARCH_METHODS = ("nmcs", "nrpa", "beam", "mcts", "lookahead")
 SEARCH_OPTIONS = {
     "nmcs": ("level", "playout", "temperature", "prune"),
+    "nrpa": ("level", "iterations", "alpha", "tabu_bias", "playouts_per_iteration", "workers", "prior_temperature"),
     "beam": ("width", "evaluator"),
     "mcts": ("leaf", "playout", "c", "d", "iterations_per_move"),
     "lookahead": (),
@@ -57,7 +60,8 @@ def run_search(
 ) -> SearchResult:
     """Search ``board`` with method ``search`` and ``time_s`` seconds (None: the method's natural single pass).
 
-    ``options`` go to the method: ``level``, ``playout``, ``prune`` (nmcs); ``width``, ``evaluator`` (beam, default
+    ``options`` go to the method: ``level``, ``playout``, ``prune`` (nmcs); ``level``, ``iterations``, ``alpha``,
+    ``workers`` ... (nrpa, which starts its policy from ``value`` when given); ``width``, ``evaluator`` (beam, default
     ``"value"`` with a value network, else ``"tabu-colour"``); ``leaf``, ``playout``, ``c``, ``d`` (mcts).
     """
     if search not in SEARCH_METHODS:
@@ -72,6 +76,9 @@ def run_search(
         value.check_rules(config)
     if search == "nmcs":
         return nmcs(board, config, budget=budget, engine=engine, value=value, rng=rng, **options)
+    if search == "nrpa":
+        start_workers(options.get("workers", 1))  # before the clock starts
+        return nrpa(board, config, budget=budget, engine=engine, value=value, rng=rng, **options)
     if search == "beam":
         options.setdefault("evaluator", "value" if value is not None else "tabu-colour")
         return beam(board, config, budget=budget, engine=engine, value=value, rng=rng, **options)
