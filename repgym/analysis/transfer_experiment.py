@@ -17,7 +17,7 @@ arguments, e.g. KeyToDoor delay 5 -> 20, or another env with the same spaces, Bu
 3. each arm learns ``steps`` env steps, evaluated every ``eval_every`` steps on ``eval_episodes`` episodes of the
    run protocol (deterministic actions, the same reset seeds for every arm and seed, so curves are paired).
 
-Per arm, over seeds (mean and 95% t interval, :mod:`repgym.analysis.seed_stats`): the fraction of units kept,
+Per arm, over seeds (mean and 95% t interval, :mod:`repgym.analysis.seed_stats`): the fraction of hidden units kept,
 the return before learning (zero-shot), the final return, the area under the learning curve (mean return over
 the evaluations: a learning-speed measure that needs no threshold) and the env steps to reach 90% of the way from
 the random policy to the scratch arm's mean final return (runs that never reach it are counted, not averaged).
@@ -99,9 +99,11 @@ class ArmResult:
 
     @property
     def kept_fraction(self) -> float:
-        """Fraction of all units (every layer pooled) that kept the source's weights; 0 for scratch."""
-        units = sum(n for _, n in self.kept.values())
-        return sum(k for k, _ in self.kept.values()) / units if units else 0.0
+        """Fraction of the body's units (every layer but the head, pooled) that kept the source's weights; 0 for
+        scratch. The head is left out because its outputs (actions x quantiles) would outnumber the hidden units."""
+        body = list(self.kept.values())[:-1]
+        units = sum(n for _, n in body)
+        return sum(k for k, _ in body) / units if units else 0.0
 
 
 @dataclass
@@ -288,7 +290,8 @@ def summary_table(result: TransferResult) -> Table:
         f"seed(s), {c.steps} steps, 90% threshold {result.threshold:.2f}",
         box=box.SIMPLE_HEAVY,
     )
-    for column in ("arm", "units kept", "zero-shot", "final return", "mean over curve", "steps to 90%", "reached"):
+    columns = ("arm", "hidden units kept", "zero-shot", "final return", "mean over curve", "steps to 90%", "reached")
+    for column in columns:
         table.add_column(column, justify="left" if column == "arm" else "right")
     for arm, row in result.summary().items():
         table.add_row(arm, _fmt(row["kept_fraction"]), _fmt(row["zero_shot"]), _fmt(row["final"]),
