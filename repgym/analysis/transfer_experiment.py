@@ -47,6 +47,8 @@ from repgym.analysis.gravity_shift import THRESHOLD_FRACTION, Curve, evaluate_re
 from repgym.analysis.seed_stats import mean_ci
 
 SCRATCH, FULL, HEAD_ONLY = "scratch", "full", "head-only"
+RESULT_FILE = "transfer.json"
+RESUME_IGNORES = ("seeds", "threads")  # settings a resumed run may change (more seeds, other thread counts)
 
 
 @dataclass
@@ -228,7 +230,10 @@ def run_transfer(
     config: TransferConfig, out_dir: str | Path | None = "runs/transfer", plot: bool = True,
     console: Console | None = None,
 ) -> TransferResult:  # fmt: skip
-    """Run every seed, print the summary table, write ``transfer.json`` and ``transfer.png`` to ``out_dir``."""
+    """Run every seed, print the summary table, write ``transfer.json`` and ``transfer.png`` to ``out_dir``.
+
+    ``transfer.json`` is rewritten after every seed; a rerun with the same settings (``seeds`` may grow) skips the
+    seeds it holds, so an interrupted run loses at most the seed under way."""
     import torch
 
     from repgym.agents import registered_agent
@@ -246,28 +251,65 @@ def run_transfer(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps"),
         TimeElapsedColumn(), TimeRemainingColumn(),
     )  # fmt: skip
-    seeds = []
+    folder = None if out_dir is None else Path(out_dir)
+    wanted = range(config.first_seed, config.first_seed + config.seeds)
+    done = {s.seed: s for s in finished_seeds(folder, config) if s.seed in wanted}
+    if done:
+        console.print(f"resuming: seed(s) {sorted(done)} already finished in {folder / RESULT_FILE}")
+    target_info = {"id": target.id, "kwargs": dict(target.kwargs)}
+
+    def result_of(seeds: list[TransferSeed]) -> TransferResult:
+        return TransferResult(config, target_info, seeds, time.perf_counter() - start,
+                              date=datetime.now(timezone.utc).isoformat(timespec="seconds"))  # fmt: skip
+
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("", total=len(config.arms) * config.steps * config.seeds)
-        for i, seed in enumerate(range(config.first_seed, config.first_seed + config.seeds)):
+        task = progress.add_task("", total=len(config.arms) * config.steps * (config.seeds - len(done)))
+        for i, seed in enumerate(wanted):
+            if seed in done:
+                continue
             progress.update(task, description=f"seed {seed} ({i + 1}/{config.seeds})")
-            seeds.append(run_transfer_seed(config, checkpoint, target, seed, lambda n: progress.advance(task, n)))
-    result = TransferResult(config, {"id": target.id, "kwargs": dict(target.kwargs)}, seeds,
-                            time.perf_counter() - start,
-                            date=datetime.now(timezone.utc).isoformat(timespec="seconds"))  # fmt: skip
+            done[seed] = run_transfer_seed(config, checkpoint, target, seed, lambda n: progress.advance(task, n))
+            if folder is not None:  # after every seed, so an interrupted run resumes where it stopped
+                _write_json(folder, result_of([done[k] for k in sorted(done)]))
+    result = result_of([done[k] for k in sorted(done)])
     console.print(summary_table(result))
     if config.head_only:
         console.print(cka_table(result))
-    if out_dir is not None:
-        folder = Path(out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "transfer.json").write_text(json.dumps(result.to_json(), indent=2))
-        written = [folder / "transfer.json"]
+    if folder is not None:
+        _write_json(folder, result)
+        written = [folder / RESULT_FILE]
         if plot:
             curves_figure(result).savefig(folder / "transfer.png", dpi=120)
             written.append(folder / "transfer.png")
         console.print("wrote " + ", ".join(str(p) for p in written))
     return result
+
+
+def _write_json(folder: Path, result: TransferResult) -> None:
+    from repgym.atomic_files import write_files_atomically
+
+    data = json.dumps(result.to_json(), indent=2).encode()
+    write_files_atomically(folder, {RESULT_FILE: lambda file: file.write(data)})
+
+
+def finished_seeds(folder: Path | None, config: TransferConfig) -> list[TransferSeed]:
+    """The seeds a previous run of the same settings left in ``folder`` (none without a result file); a result of
+    other settings is a one-line ``ValueError`` rather than something to overwrite."""
+    path = None if folder is None else folder / RESULT_FILE
+    if path is None or not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    old = {k: v for k, v in data.get("config", {}).items() if k not in RESUME_IGNORES}
+    new = {k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k not in RESUME_IGNORES}
+    if old != new:
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ValueError(f"{path} holds a run with other settings ({', '.join(changed)}); use another --out or "
+                         "remove it")  # fmt: skip
+    return [
+        TransferSeed(s["seed"], {arm: ArmResult(Curve(**a["curve"]), a["kept"]) for arm, a in s["arms"].items()},
+                     s["random_return"], s["wall_s"], s.get("cka", {}))
+        for s in data.get("seeds", [])
+    ]  # fmt: skip
 
 
 # -- reporting -----------------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ at least a fraction T of the target states the source plays (the rest stay fresh
 --head-only adds an arm that copies every unit and freezes the body (only the head learns, ANIL) and the per-layer
 CKA of the source with the full and head-only agents after learning. Prints per arm the units kept, zero-shot and
 final return, mean return over the curve and env steps to reach 90% of the scratch arm's final return (mean ± the
-95% t interval over seeds); writes transfer.json and transfer.png.
+95% t interval over seeds); writes transfer.json (after every seed: a rerun with the same settings, or more
+--seeds, skips the seeds it holds) and transfer.png.
 The source must be a repgym DQN checkpoint (qr-dqn, c51, ...), e.g. one of the zoo.
 
 examples:

@@ -89,3 +89,23 @@ def test_head_only_arm_keeps_the_body_and_reports_cka(source: str) -> None:
     body = [layer for layer in cka[HEAD_ONLY] if not layer.startswith("head")]
     assert body and all(math.isclose(cka[HEAD_ONLY][layer], 1.0, abs_tol=1e-6) for layer in body)
     assert "cka" in result.summary()[HEAD_ONLY]
+
+
+def test_a_rerun_resumes_finished_seeds_and_refuses_other_settings(source: str, tmp_path, monkeypatch) -> None:
+    import repgym.analysis.transfer_experiment as experiment
+
+    out = tmp_path / "resume"
+    settings = {"env_kwargs": {"delay": 3}, "thresholds": [0.5], "steps": 60, "eval_every": 60, "eval_episodes": 2,
+                "states": 32}  # fmt: skip
+    first = run_transfer(TransferConfig(source, seeds=1, **settings), out_dir=out, plot=False)
+    ran: list[int] = []
+    real = experiment.run_transfer_seed
+    monkeypatch.setattr(
+        experiment, "run_transfer_seed", lambda c, k, t, seed, a: ran.append(seed) or real(c, k, t, seed, a)
+    )
+    second = run_transfer(TransferConfig(source, seeds=2, **settings), out_dir=out, plot=False)
+    assert ran == [1]  # seed 0 came from transfer.json
+    assert second.seeds[0].arms[FULL].curve.returns == first.seeds[0].arms[FULL].curve.returns
+    assert [s.seed for s in second.seeds] == [0, 1]
+    with pytest.raises(ValueError, match="other settings .*steps"):
+        run_transfer(TransferConfig(source, seeds=2, **{**settings, "steps": 120}), out_dir=out, plot=False)
