@@ -43,6 +43,7 @@ from repgym.envs.bubble.kernels import (
     _stream,
     _to_masks,
     _uniform,
+    end_penalty,
 )
 
 FULL = 0.9  # table load above which new codes are no longer stored (their updates are dropped and counted)
@@ -205,16 +206,10 @@ def policy_playout(board, rows: int, cols: int, params, keys, weights, zob, tabu
         score += _group_points(sizes[g], samegame)
         length += 1
     if length > 0 and samegame:
-        left = 0
-        penalty = 0.0
-        for c in range(1, colours + 1):
-            left += counts[c]
-            if counts[c] > 2:
-                penalty += float((counts[c] - 2) * (counts[c] - 2))
-        if left == 0:
+        if counts[1 : colours + 1].sum() == 0:
             score += float(params[P_BONUS])
         elif params[P_PENALTY]:
-            score -= penalty
+            score -= end_penalty(counts, colours)
     return score, length
 
 

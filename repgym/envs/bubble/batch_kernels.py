@@ -35,6 +35,7 @@ from repgym.envs.bubble.kernels import (
     _settle,
     _to_masks,
     _union,
+    core_rules,
     has_moves,
 )
 from repgym.envs.bubble.rules import BubbleConfig
@@ -49,20 +50,8 @@ OBS_NONE, OBS_PLANES, OBS_BOARD = range(3)
 
 def batch_params(config: BubbleConfig) -> np.ndarray:
     """The rules of ``config`` (every variant) as the batch kernels' ``(9,) int64`` parameter array."""
-    return np.array(
-        [
-            config.colours,
-            config.scoring == "samegame",
-            config.clear_bonus,
-            config.end_penalty,
-            config.shift == "right",
-            config.row_shift,
-            config.continuous,
-            config.random_column_height,
-            _NO_LIMIT if config.max_new_columns is None else config.max_new_columns,
-        ],
-        dtype=np.int64,
-    )
+    limit = _NO_LIMIT if config.max_new_columns is None else config.max_new_columns
+    return np.array([*core_rules(config), config.continuous, config.random_column_height, limit], dtype=np.int64)
 
 
 assert tuple(range(6)) == (P_COLOURS, P_SAMEGAME, P_BONUS, P_PENALTY, P_SHIFT_RIGHT, P_ROW_SHIFT)  # same layout

@@ -40,17 +40,19 @@ def rule_params(config: BubbleConfig) -> np.ndarray:
             "the compiled engine plays deterministic games only, got a Continuous variant "
             "(new columns are random: use the numpy engine or the value agent's unknown-column planes)"
         )
-    return np.array(
-        [
-            config.colours,
-            config.scoring == "samegame",
-            config.clear_bonus,
-            config.end_penalty,
-            config.shift == "right",
-            config.row_shift,
-        ],
-        dtype=np.int64,
-    )
+    return np.array(core_rules(config), dtype=np.int64)
+
+
+def core_rules(config: BubbleConfig) -> list[int]:
+    """The entries of :func:`rule_params`, in its order (the batch kernels extend them for Continuous)."""
+    return [
+        config.colours,
+        config.scoring == "samegame",
+        config.clear_bonus,
+        config.end_penalty,
+        config.shift == "right",
+        config.row_shift,
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -267,6 +269,17 @@ def _group_points(n: int, samegame: bool) -> float:
     return float(n * (n - 1))
 
 
+@njit(cache=True, inline="always")
+def end_penalty(counts: np.ndarray, colours: int) -> float:
+    """SameGame's end penalty, the sum of ``(n - 2)^2`` over the colours with ``n > 2`` bubbles left
+    (``counts[c]`` for colours ``1..colours``)."""
+    penalty = 0.0
+    for c in range(1, colours + 1):
+        if counts[c] > 2:
+            penalty += float((counts[c] - 2) * (counts[c] - 2))
+    return penalty
+
+
 @njit(cache=True)
 def _end_adjustment(board: np.ndarray, params: np.ndarray) -> float:
     """SameGame: the clear bonus for an empty board, else minus the end penalty (when enabled); 0 otherwise."""
@@ -284,11 +297,7 @@ def _end_adjustment(board: np.ndarray, params: np.ndarray) -> float:
         return float(params[P_BONUS])
     if not params[P_PENALTY]:
         return 0.0
-    penalty = 0.0
-    for c in range(1, colours + 1):
-        if counts[c] > 2:
-            penalty += float((counts[c] - 2) * (counts[c] - 2))
-    return -penalty
+    return -end_penalty(counts, colours)
 
 
 @njit(cache=True)
@@ -601,16 +610,10 @@ def _bit_playout(board, rows: int, cols: int, params, policy: int, rng, moves, w
         score += _group_points(sizes[g], samegame)
         length += 1
     if length > 0 and samegame:
-        left = 0
-        penalty = 0.0
-        for k in range(1, colours + 1):
-            left += counts[k]
-            if counts[k] > 2:
-                penalty += float((counts[k] - 2) * (counts[k] - 2))
-        if left == 0:
+        if counts[1 : colours + 1].sum() == 0:
             score += float(params[P_BONUS])
         elif params[P_PENALTY]:
-            score -= penalty
+            score -= end_penalty(counts, colours)
     return score, length
 
 
