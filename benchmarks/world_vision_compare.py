@@ -18,7 +18,11 @@ Model specs: ``vae``; ``vae-features`` (SCAN's beta-VAE_DAE: reconstruction in t
 autoencoder J trained first on the same frames, shared by every feature model of the run) and
 ``vae-features:W`` (plus W times the pixel error); ``vqvae``; ``gmmvq:T`` (the Gaussian-mixture VQ latent at
 temperature T, in squared distance on the unit sphere) and ``gmmvq:T0>T`` (annealed linearly from T0 to T over
-the first ``--anneal-epochs`` epochs).
+the first ``--anneal-epochs`` epochs); ``gmmvq:Tr`` and ``gmmvq:T0r>Tr`` measure the temperatures relative to the
+codes instead (``temperature_unit="codes"``: the squared distances are divided by the codebook's current mean
+squared distance between codes, so T = 0.3r is 0.3 of the typical distance between codes however close together
+they gather). Codebook models also report the mean squared distance between their codes (``code_distance``; 2
+for unit codes spread evenly over the sphere) and, for the mixture latent, the mean entropy of its weights.
 
 Probe specs: ``FACTOR`` (continuous), ``FACTOR:cat`` (categorical), ``FACTOR[i]`` (column i of a vector factor),
 with an optional condition ``@FACTOR2<op>VALUE`` (op one of >= <= == != > <) restricting the frames probed, e.g.
@@ -70,6 +74,8 @@ examples:
   python benchmarks/world_vision_compare.py --env repgym/TwoLinkReach-v0 --episodes 200 --max-steps 50 \\
       --run runs/worldcmp/reach-short --models vae vqvae gmmvq:0.3 "gmmvq:0.5>0.05"
   python benchmarks/world_vision_compare.py --run runs/worldcmp/k2d --models vae vqvae --probe "key_held:cat"
+  python benchmarks/world_vision_compare.py --run runs/worldcmp/reach --models gmmvq:0.05r "gmmvq:0.5r>0.05r"
+  (gmmvq:Tr: T in units of the codes' mean squared distance to each other)
   (a second call with the same --run skips finished models; add models to --models to extend the table)
 default probes: KeyToDoor key_held:cat, key_held:cat@room>=1, position[0], position[1];
 TwoLinkReach / ThreeLinkReach hand_x, hand_z, target_x, target_z.
@@ -96,6 +102,7 @@ class ModelSpec:
     pixel_weight: float = 0.0
     temperature: float | None = None
     temperature_start: float | None = None
+    temperature_unit: str = "absolute"
 
     @property
     def folder(self) -> str:
@@ -104,22 +111,29 @@ class ModelSpec:
 
 
 def parse_model(text: str) -> ModelSpec:
-    """``vae``, ``vae-features[:W]``, ``vqvae``, ``gmmvq:T`` or ``gmmvq:T0>T`` as a :class:`ModelSpec`."""
+    """``vae``, ``vae-features[:W]``, ``vqvae``, ``gmmvq:T[r]`` or ``gmmvq:T0[r]>T[r]`` as a :class:`ModelSpec`
+    (``r``: the temperatures in units of the codes' mean squared distance, on every temperature of the spec)."""
     kind, _, arg = text.partition(":")
     if kind not in MODEL_KINDS:
-        raise ValueError(f"unknown model {text!r}; expected one of {', '.join(MODEL_KINDS)} (gmmvq:T, gmmvq:T0>T)")
+        raise ValueError(f"unknown model {text!r}; expected one of {', '.join(MODEL_KINDS)} (gmmvq:T, gmmvq:T0>T, "
+                         "gmmvq:Tr, gmmvq:T0r>Tr)")  # fmt: skip
     try:
         if kind == "vae-features":
             return ModelSpec(text, kind, pixel_weight=float(arg) if arg else 0.0)
         if kind == "gmmvq":
-            start, sep, end = arg.partition(">")
-            if not arg:
+            parts = arg.split(">")
+            if not arg or len(parts) > 2:
                 raise ValueError
-            if sep:
-                return ModelSpec(text, kind, temperature=float(end), temperature_start=float(start))
-            return ModelSpec(text, kind, temperature=float(start))
+            relative = {p.endswith("r") for p in parts}
+            if len(relative) != 1:  # gmmvq:0.5>0.05r: which unit did the start mean?
+                raise ValueError
+            unit = "codes" if relative.pop() else "absolute"
+            values = [float(p.removesuffix("r")) for p in parts]
+            start = values[0] if len(values) == 2 else None
+            return ModelSpec(text, kind, temperature=values[-1], temperature_start=start, temperature_unit=unit)
     except ValueError:
-        raise ValueError(f"bad model spec {text!r}: expected vae-features[:W], gmmvq:T or gmmvq:T0>T") from None
+        raise ValueError(f"bad model spec {text!r}: expected vae-features[:W], gmmvq:T, gmmvq:T0>T, gmmvq:Tr or "
+                         "gmmvq:T0r>Tr") from None  # fmt: skip
     if arg:
         raise ValueError(f"model {kind!r} takes no argument, got {text!r}")
     return ModelSpec(text, kind)
@@ -213,7 +227,9 @@ def latents(vision: Vision, frames: np.ndarray, batch_size: int = 256) -> np.nda
 
 @torch.no_grad()
 def code_stats(vision: Vision, frames: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-    """For a codebook model: the distinct nearest codes over ``frames`` and, for the mixture latent, the mean
+    """For a codebook model: the distinct nearest codes over ``frames``, the mean squared distance between two
+    distinct codes (``code_distance``; over the codes the latent uses, unit vectors for the mixture latent) and
+    between two distinct codes used on ``frames`` (``used_code_distance``), and for the mixture latent the mean
     entropy (nats) of the code responsibilities at its temperature (``max_entropy`` = ln K when they are uniform,
     the collapse; 0 when one-hot)."""
     entropies, codes = [], set()
@@ -223,10 +239,22 @@ def code_stats(vision: Vision, frames: np.ndarray, batch_size: int = 256) -> dic
         if hasattr(vision, "assignments"):
             w = vision.assignments(vision.encoder(x), vision.temperature).clamp(min=1e-12)
             entropies.append(-(w * w.log()).sum(-1).flatten())
-    out: dict[str, float] = {"codes_used": len(codes), "codebook_size": vision.codebook_size}
+    book = vision.book() if hasattr(vision, "book") else vision.codebook.weight
+    out: dict[str, float] = {"codes_used": len(codes), "codebook_size": vision.codebook_size,
+                             "code_distance": mean_sq_distance(book),
+                             "used_code_distance": mean_sq_distance(book[sorted(codes)])}  # fmt: skip
     if entropies:
         out.update(entropy=float(torch.cat(entropies).mean()), max_entropy=math.log(vision.codebook_size))
     return out
+
+
+def mean_sq_distance(vectors: torch.Tensor) -> float:
+    """Mean squared distance between two distinct rows of ``vectors (n, d)`` (NaN for fewer than two rows)."""
+    n = vectors.shape[0]
+    if n < 2:
+        return float("nan")
+    v = vectors.detach().double()
+    return float((2 * n * v.pow(2).sum() - 2 * v.sum(0).pow(2).sum()) / (n * (n - 1)))
 
 
 def build_model(
@@ -245,6 +273,8 @@ def build_model(
     anneal = {}
     if spec.temperature_start is not None:
         anneal = {"temperature_start": spec.temperature_start, "anneal_steps": args.anneal_epochs * steps_per_epoch}
+    if spec.temperature_unit != "absolute":  # absolute: the config of the runs made before the option
+        anneal["temperature_unit"] = spec.temperature_unit
     return checkpoint.build_vision({"kind": "gmmvq", **vq, "temperature": spec.temperature, **anneal})
 
 
@@ -323,6 +353,19 @@ def fit_memory(
             "latent": "codes" if vision.discrete else "gaussian"}  # fmt: skip
 
 
+def backfill_code_stats(results: dict[str, Any], run: Path, val_frames: np.ndarray) -> bool:
+    """Add the code distances to finished codebook models measured before they were reported (cheap: their
+    vision checkpoints, the held-out frames); True when any was added."""
+    added = False
+    for name, model in results["models"].items():
+        folder = run / "models" / parse_model(name).folder / "vision"
+        if "codes" in model and "code_distance" not in model["codes"] and checkpoint.exists(folder):
+            vision, _ = checkpoint.load_vision(folder)
+            model["codes"] = code_stats(vision, val_frames)
+            added = True
+    return added
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
@@ -337,7 +380,7 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["V", f"recon (mean frame {results['data']['mean_frame_mse']:.5f})"]
     for label in probes:
         header.append(f"{label} acc (chance {_fmt(chance.get(label))})" if ":cat" in label else f"{label} R²")
-    header += ["M NLL / persistence", "codes used (weight entropy)", "z std", "train s"]
+    header += ["M NLL / persistence", "codes used (weight entropy), code d²", "z std", "train s"]
     rows = []
     for name, m in results["models"].items():
         cells = [name, f"{m['val_recon_mse']:.5f}"]
@@ -355,7 +398,8 @@ def _codes(stats: dict[str, float] | None) -> str:
     if stats is None:
         return "–"
     text = f"{stats['codes_used']}/{stats['codebook_size']}"
-    return text + (f" ({stats['entropy']:.2f} of {stats['max_entropy']:.2f})" if "entropy" in stats else "")
+    text += f" ({stats['entropy']:.2f} of {stats['max_entropy']:.2f})" if "entropy" in stats else ""
+    return text + (f", d² {stats['code_distance']:.3g}" if "code_distance" in stats else "")
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -468,6 +512,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             continue
         print(f"[{i + 1}/{len(specs)}] {spec.name}")
         results["models"][spec.name] = evaluate_model(spec, args, run, split, probes, action_space, dae)
+        res_path.write_text(json.dumps(results, indent=2))
+    if backfill_code_stats(results, run, val_frames):
         res_path.write_text(json.dumps(results, indent=2))
     named = {s.name: results["models"][s.name] for s in specs}  # the table in --models order, then older ones
     results["models"] = {**named, **{k: v for k, v in results["models"].items() if k not in named}}

@@ -38,6 +38,8 @@ examples:
   repgym world train-vae --run runs/k2d --model gmmvq --temperature 0.1 --out runs/k2d/gmmvq
   repgym world train-vae --run runs/k2d --loss features --dae-epochs 5 --out runs/k2d/feature-vae
 --model gmmvq: a soft mixture of codebook entries, softmax(-||e - c_k||^2 / T); T = 0 is the VQ-VAE's latent.
+  --temperature-unit codes divides the distances by the codes' mean squared distance to each other first, so T
+  stays measured against the codebook's spread however close together the codes gather.
 --loss features (SCAN's beta-VAE_DAE): reconstruct in the features of a denoising autoencoder trained first on
 the same frames and kept in --dae (default RUN/dae; reused when it is there).
 """
@@ -82,10 +84,13 @@ def register(sub) -> dict[str, Handler]:
     p.add_argument("--codebook-size", type=int, default=64, help="VQ-VAE codes (default: 64)")
     p.add_argument("--code-dim", type=int, default=8, help="VQ-VAE code vector size (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0,
-                   help="gmmvq softmax temperature, in squared code distance; 0 = hard VQ (default: 1)")  # fmt: skip
+                   help="gmmvq softmax temperature, in --temperature-unit; 0 = hard VQ (default: 1)")  # fmt: skip
     p.add_argument("--temperature-start", type=float, default=None,
                    help="gmmvq: anneal linearly from this to --temperature over --anneal-steps batches")  # fmt: skip
     p.add_argument("--anneal-steps", type=int, default=0, help="gmmvq: training batches of annealing (default: 0)")
+    p.add_argument("--temperature-unit", choices=("absolute", "codes"), default="absolute",
+                   help="gmmvq: T in squared distance, or in units of the mean squared distance between codes "
+                   "(default: absolute)")  # fmt: skip
     p.add_argument("--loss", choices=("pixels", "features"), default="pixels",
                    help="VAE reconstruction in pixels or in a DAE's features (default: pixels)")  # fmt: skip
     p.add_argument("--pixel-weight", type=float, default=0.0,
@@ -245,7 +250,8 @@ def _train_vae(args: argparse.Namespace) -> int:
         vision = build_vision({"kind": "vqvae", **vq})
     else:
         anneal = {"temperature_start": args.temperature_start, "anneal_steps": args.anneal_steps}
-        vision = build_vision({"kind": "gmmvq", **vq, "temperature": args.temperature, **anneal})
+        vision = build_vision({"kind": "gmmvq", **vq, "temperature": args.temperature, **anneal,
+                               "temperature_unit": args.temperature_unit})  # fmt: skip
     out = Path(args.out or Path(args.run) / "vision")
     history = train_vision(vision, frames, val_frames, args.epochs, args.batch_size, args.lr, out, args.seed,
                            not args.no_progress)  # fmt: skip

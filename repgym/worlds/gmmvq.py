@@ -10,6 +10,18 @@ weights. The responsibility of entry ``k`` for an encoder output ``e`` is then
 - ``temperature -> inf``: ``w`` is uniform, and every frame maps to the codebook mean (no information);
 - in between, a smooth mixture, continuous in ``e`` and differentiable without a straight-through estimator.
 
+The temperature has a unit (``temperature_unit``). ``"absolute"`` divides the squared distances as they are, so
+``T`` is a fixed squared distance on the sphere; when the encoder outputs and codes gather in a small cap (mean
+squared distance between codes 0.12 on KeyToDoor pixels and 0.004 on TwoLinkReach, against 2 for codes spread
+evenly over the sphere) a fixed ``T`` is huge against every distance, the weights stay near uniform and ``z`` can
+become constant. ``"codes"`` divides them by the codebook's current mean squared distance between codes
+(:meth:`GMMVQVAE.code_distance`, detached), so ``T`` is measured in units of the typical distance between codes
+and cannot grow by the codes bunching: the weights depend only on the geometry of outputs and codes relative to
+each other, not on their scale. The mean is a global scale, dominated by the farthest codes: trained codes gather
+in clusters whose nearest-neighbour spacing can be a hundred to a thousand times below it (TwoLinkReach pixels),
+so even in this unit T = 0.3 spreads the weights over many neighbouring codes; T = 0.05, or annealing down to it,
+keeps ``z`` moving there (``benchmarks/world_vision_compare.py`` measures both units).
+
 Same interface as :class:`repgym.worlds.vae.VAE` (``encode``, ``decode``, ``loss``, ``config``) plus the VQ-VAE's
 ``codes``/``embed``. ``discrete`` is True only at temperature 0, where the memory model can predict codes with
 its categorical head; above it the latent is continuous and M's Gaussian mixture models it.
@@ -24,6 +36,8 @@ from torch.nn import functional as F
 
 from repgym.worlds.vqvae import VQVAE
 
+TEMPERATURE_UNITS = ("absolute", "codes")
+
 
 class GMMVQVAE(VQVAE):
     """VQ-VAE whose latent is a temperature-controlled soft mixture of codebook entries.
@@ -36,6 +50,9 @@ class GMMVQVAE(VQVAE):
             ``anneal_steps`` training batches (default: no annealing). Annealing from a soft mixture lets every
             code receive gradient early, then sharpens the latent towards codes.
         anneal_steps: training batches over which the temperature anneals (0: none).
+        temperature_unit: ``"absolute"`` (the default, and the unit of checkpoints saved before the option
+            existed): ``T`` in squared distance; ``"codes"``: ``T`` in units of the codebook's current mean squared
+            distance between codes (see the module docstring). ``T = 0`` is nearest-code VQ in either unit.
         spherical: put encoder outputs and codes on the unit sphere before measuring distances (squared distances
             then lie in [0, 4], so the model cannot shrink its scale below the temperature). ``False`` is the plain
             VQ-VAE geometry, whose loss this model then equals exactly at temperature 0.
@@ -68,6 +85,7 @@ class GMMVQVAE(VQVAE):
         temperature_start: float | None = None,
         anneal_steps: int = 0,
         spherical: bool = True,
+        temperature_unit: str = "absolute",
     ) -> None:
         super().__init__(codebook_size, code_dim, channels, commitment, grid)
         if not temperature >= 0:
@@ -76,7 +94,10 @@ class GMMVQVAE(VQVAE):
             raise ValueError(f"temperature_start must be >= 0, got {temperature_start}")
         if anneal_steps < 0:
             raise ValueError(f"anneal_steps must be >= 0, got {anneal_steps}")
+        if temperature_unit not in TEMPERATURE_UNITS:
+            raise ValueError(f"temperature_unit must be one of {TEMPERATURE_UNITS}, got {temperature_unit!r}")
         self.temperature = float(temperature)
+        self.temperature_unit = temperature_unit
         self.temperature_start = None if temperature_start is None else float(temperature_start)
         self.anneal_steps = int(anneal_steps)
         self.spherical = bool(spherical)
@@ -89,9 +110,12 @@ class GMMVQVAE(VQVAE):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {**super().config, "kind": self.kind, "temperature": self.temperature,
-                "temperature_start": self.temperature_start, "anneal_steps": self.anneal_steps,
-                "spherical": self.spherical}  # fmt: skip
+        config = {**super().config, "kind": self.kind, "temperature": self.temperature,
+                  "temperature_start": self.temperature_start, "anneal_steps": self.anneal_steps,
+                  "spherical": self.spherical}  # fmt: skip
+        if self.temperature_unit != "absolute":  # absolute: the configs saved before the option, unchanged, so
+            config["temperature_unit"] = self.temperature_unit  # their checkpoints load and resume as they were
+        return config
 
     def training_temperature(self) -> float:
         """The temperature of the next training batch: ``temperature_start`` annealed linearly to ``temperature``."""
@@ -103,6 +127,26 @@ class GMMVQVAE(VQVAE):
     def book(self) -> torch.Tensor:
         """The codebook ``(K, code_dim)`` as the latent uses it (unit rows when ``spherical``)."""
         return F.normalize(self.codebook.weight, dim=1) if self.spherical else self.codebook.weight
+
+    @torch.no_grad()
+    def code_distance(self) -> float:
+        """Mean squared distance between two distinct codebook entries of :meth:`book` (2 for unit codes spread
+        evenly over the sphere; near 0 when they bunch)."""
+        return float(self._code_distance())
+
+    def _code_distance(self) -> torch.Tensor:
+        book = self.book().detach().double()
+        k = book.shape[0]
+        # sum over ordered pairs of ||c_i - c_j||^2 = 2K sum ||c||^2 - 2 ||sum c||^2 (the diagonal adds 0)
+        total = 2 * k * book.pow(2).sum() - 2 * book.sum(0).pow(2).sum()
+        return (total / (k * (k - 1))).clamp(min=0.0)
+
+    def temperature_scale(self) -> torch.Tensor:
+        """The squared distance that one unit of temperature stands for: 1 in the ``"absolute"`` unit, the mean
+        squared distance between codes (detached, never below 1e-12) in the ``"codes"`` unit."""
+        if self.temperature_unit == "absolute":
+            return torch.ones((), dtype=self.codebook.weight.dtype)
+        return self._code_distance().clamp(min=1e-12).to(self.codebook.weight.dtype)
 
     def _outputs(self, z_e: torch.Tensor) -> torch.Tensor:
         """Encoder outputs ``(B, code_dim, g, g)`` as compared with the codes (unit vectors when ``spherical``)."""
@@ -123,12 +167,13 @@ class GMMVQVAE(VQVAE):
 
     def assignments(self, z_e: torch.Tensor, temperature: float) -> torch.Tensor:
         """Responsibilities ``(B, P, K)`` of the codebook entries for encoder outputs ``(B, code_dim, g, g)``
-        (one-hot on the nearest code at temperature 0)."""
+        (one-hot on the nearest code at temperature 0); ``temperature`` is in the model's ``temperature_unit``."""
         dist = self._distances(z_e)
         if temperature == 0:
             w = F.one_hot(dist.argmin(1), self.codebook_size).to(dist.dtype)
         else:
-            w = F.softmax(-dist / temperature, dim=1)
+            absolute = self.temperature_unit == "absolute"  # dividing by the float itself, as before the option
+            w = F.softmax(-dist / (temperature if absolute else temperature * self.temperature_scale()), dim=1)
         return w.view(z_e.shape[0], self.positions, self.codebook_size)
 
     def mix(self, weights: torch.Tensor) -> torch.Tensor:
@@ -174,4 +219,4 @@ class GMMVQVAE(VQVAE):
         entropy = -(w * w.clamp(min=1e-12).log()).sum(1).mean()
         return total, {"loss": total.item(), "recon": recon.item(), "vq": codebook.item(),
                        "codes_used": float(codes.unique().numel()), "entropy": entropy.item(),
-                       "temperature": t}  # fmt: skip
+                       "temperature": t, "code_distance": self.code_distance()}  # fmt: skip

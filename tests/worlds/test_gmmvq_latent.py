@@ -1,7 +1,12 @@
 """The Gaussian-mixture VQ latent: its two temperature limits (nearest-code VQ, the codebook mean), its loss at
-temperature 0 (the VQ-VAE's), annealing, checkpoints, M and the world-model agent on it, and the CLI option."""
+temperature 0 (the VQ-VAE's), annealing, checkpoints, M and the world-model agent on it, the CLI option, and the
+temperature measured in units of the codes' mean squared distance (``temperature_unit="codes"``)."""
 
 from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -191,3 +196,145 @@ def test_soft_training_keeps_the_codes_apart_on_two_kinds_of_frames():
     assert parts["entropy"] < np.log(8) - 0.05  # the weights left uniform
     assert not torch.equal(codes[0], codes[8])  # the two kinds of frames pick different codes somewhere
     assert (z_dark - z_light).norm() > 0.1
+
+
+# --- the temperature measured against the codes' spread (temperature_unit="codes") ---
+
+
+def _pair_distance(book: torch.Tensor) -> float:
+    """Mean squared distance over the distinct pairs, by brute force."""
+    d = (book[:, None] - book[None]).detach().pow(2).sum(-1)
+    k = book.shape[0]
+    return float(d.sum() / (k * (k - 1)))
+
+
+@pytest.mark.parametrize("spherical", [True, False])
+def test_code_distance_is_the_mean_squared_distance_between_distinct_codes(spherical):
+    model = _model(0.3, spherical=spherical, temperature_unit="codes")
+    expected = _pair_distance(model.book().double())
+    assert model.code_distance() == pytest.approx(expected, rel=1e-9)
+    assert model.temperature_scale().item() == pytest.approx(expected, rel=1e-6)
+    assert _model(0.3, spherical=spherical).temperature_scale().item() == 1.0  # absolute: one unit is 1
+    with torch.no_grad():
+        model.codebook.weight.copy_(torch.eye(7, 3)[[0, 0, 0, 0, 1, 1, 1]])  # two points, unit apart by sqrt(2)
+    assert model.code_distance() == pytest.approx(2.0 * (2 * 4 * 3) / (7 * 6))
+    with torch.no_grad():
+        model.codebook.weight.fill_(0.5)  # every code in one point: the scale floors instead of dividing by 0
+    assert model.code_distance() == 0.0 and model.temperature_scale().item() == pytest.approx(1e-12)
+    w = model.assignments(torch.randn(2, 3, 4, 4), 0.3)
+    assert torch.isfinite(w).all()
+
+
+@pytest.mark.parametrize("factor", [0.05, 3.0])
+def test_scaling_codes_and_outputs_leaves_relative_weights_unchanged(factor):
+    """Distances scale by factor^2, and so does the codes' mean distance: the weights in the codes unit stay put,
+    the weights at an absolute temperature sharpen (factor > 1) or flatten (factor < 1)."""
+    z_e = torch.randn(3, 3, 4, 4)
+    weights = {}
+    for unit in ("codes", "absolute"):
+        torch.manual_seed(5)
+        model = _model(0.3, spherical=False, temperature_unit=unit)
+        with torch.no_grad():
+            before = model.assignments(z_e, 0.3)
+            model.codebook.weight.mul_(factor)
+            after = model.assignments(z_e * factor, 0.3)
+        weights[unit] = (before, after)
+        assert torch.equal(model._nearest(z_e * factor), before.argmax(-1).view(3, 16))  # nearest codes unchanged
+    torch.testing.assert_close(weights["codes"][1], weights["codes"][0], atol=1e-5, rtol=1e-4)
+    before, after = weights["absolute"]
+    assert (after - before).abs().max() > 0.05
+
+    def entropy(w: torch.Tensor) -> float:
+        return float(-(w * w.clamp(min=1e-12).log()).sum(-1).mean())
+
+    assert (entropy(after) < entropy(before)) == (factor > 1)
+
+
+def test_relative_temperature_is_the_absolute_one_times_the_code_distance():
+    rel = _model(0.3, temperature_unit="codes")
+    ab = _model(0.3)
+    ab.load_state_dict(rel.state_dict())
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        e = rel.encoder(x)
+        torch.testing.assert_close(rel.assignments(e, 0.3), ab.assignments(e, 0.3 * rel.code_distance()))
+        assert not torch.allclose(rel.assignments(e, 0.3), ab.assignments(e, 0.3))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_relative_temperature_zero_is_exactly_nearest_code_vq(seed):
+    torch.manual_seed(seed)
+    model = _model(0.0, temperature_unit="codes")
+    x = torch.rand(4, 3, 64, 64)
+    with torch.no_grad():
+        expected = _nearest_code_latent(model, x)
+        assert torch.equal(model.encode(x), expected) and model.discrete
+        assert torch.equal(model.soft_latent(x, 1e-9), expected)
+        w = model.assignments(model.encoder(x), 0.0)
+    assert torch.equal(w.argmax(-1), model.codes(x)) and torch.equal(w.sum(-1), torch.ones(4, 16))
+    loss, parts = model.train().loss(x)  # the straight-through VQ path; the code distance is logged
+    assert parts["temperature"] == 0.0 and parts["code_distance"] == pytest.approx(model.code_distance())
+
+
+def test_relative_unit_survives_save_load_and_old_configs_load_absolute(tmp_path):
+    frames = _episode().frames
+    model = GMMVQVAE(codebook_size=5, code_dim=2, channels=2, temperature=0.3, temperature_unit="codes")
+    train_vision(model, frames, frames[:3], epochs=1, batch_size=4, folder=tmp_path, show_progress=False)
+    loaded, meta = checkpoint.load_vision(tmp_path)
+    assert meta["config"]["temperature_unit"] == "codes" and loaded.temperature_unit == "codes"
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(x), model.encode(x))
+    old = {k: v for k, v in model.config.items() if k != "temperature_unit"}  # a checkpoint from before the option
+    built = checkpoint.build_vision(old)
+    assert built.temperature_unit == "absolute" and built.config == old  # and it resumes: the config is unchanged
+    with pytest.raises(ValueError, match="temperature_unit must be one of"):
+        GMMVQVAE(temperature_unit="relative")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "world_vision_compare.py"
+    spec = importlib.util.spec_from_file_location("world_vision_compare_for_gmmvq", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_benchmark_backfills_code_distances_of_finished_models(bench, tmp_path):
+    frames = _episode().frames
+    model = GMMVQVAE(codebook_size=5, code_dim=2, channels=2, temperature=0.3)
+    train_vision(model, frames, None, epochs=1, batch_size=4, folder=tmp_path / "models" / "gmmvq-0.3" / "vision",
+                 show_progress=False)  # fmt: skip
+    results = {"models": {"vae": {}, "gmmvq:0.3": {"codes": {"codes_used": 3, "codebook_size": 5}},
+                          "gmmvq:0.1": {"codes": {"codes_used": 3, "codebook_size": 5}}}}  # fmt: skip
+    assert bench.backfill_code_stats(results, tmp_path, frames)
+    stats = results["models"]["gmmvq:0.3"]["codes"]
+    assert stats["code_distance"] == pytest.approx(model.code_distance())
+    assert 0 <= stats["entropy"] <= stats["max_entropy"] and not stats["used_code_distance"] < 0  # NaN: < 2 used
+    assert "code_distance" not in results["models"]["gmmvq:0.1"]["codes"]  # no checkpoint: left as it was
+    assert not bench.backfill_code_stats(results, tmp_path, frames)  # nothing left to add
+    assert "d² " in bench._codes(stats)
+
+
+def test_cli_and_benchmark_spec_take_the_relative_unit(bench, tmp_path):
+    s = bench.parse_model("gmmvq:0.3r")
+    assert (s.temperature, s.temperature_start, s.temperature_unit, s.folder) == (0.3, None, "codes", "gmmvq-0.3r")
+    s = bench.parse_model("gmmvq:0.5r>0.05r")
+    assert (s.temperature, s.temperature_start, s.temperature_unit) == (0.05, 0.5, "codes")
+    assert bench.parse_model("gmmvq:0.5>0.05").temperature_unit == "absolute"
+    for bad in ("gmmvq:0.5>0.05r", "gmmvq:r", "gmmvq:1>2>3"):
+        with pytest.raises(ValueError, match="bad model spec"):
+            bench.parse_model(bad)
+    assert bench.mean_sq_distance(torch.eye(3)) == pytest.approx(2.0)
+
+    run = str(tmp_path / "run")
+    base = ["--run", run, "--no-progress"]
+    env = ["repgym/KeyToDoor-v0", "--set", "obs_mode=pixels", "--set", "delay=2"]
+    assert main(["world", "collect", *env, "--episodes", "2", "--max-steps", "5", *base]) == 0
+    vae = ["world", "train-vae", "--epochs", "1", "--channels", "2", "--codebook-size", "6", "--code-dim", "2"]
+    assert main([*vae, "--model", "gmmvq", "--temperature", "0.3", "--temperature-unit", "codes", *base]) == 0
+    loaded, _ = checkpoint.load_vision(tmp_path / "run" / "vision")
+    assert (loaded.temperature, loaded.temperature_unit) == (0.3, "codes")
