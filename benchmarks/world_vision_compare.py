@@ -28,9 +28,21 @@ Probe specs: ``FACTOR`` (continuous), ``FACTOR:cat`` (categorical), ``FACTOR[i]`
 with an optional condition ``@FACTOR2<op>VALUE`` (op one of >= <= == != > <) restricting the frames probed, e.g.
 ``key_held:cat@room>=1`` ("key held", after the key room). Frames where the factor is NaN are left out.
 
+With ``--controller-generations G`` (off by default) every model is also judged by what it is for in the
+World Models pipeline: a linear controller on ``[z, h]`` (V's z and M's hidden state) is trained by CMA-ES in the
+real env (``--controller-popsize`` candidates a generation, each scored on ``--controller-episodes-per-candidate``
+episodes, the same seeds for all candidates of a generation) and then played greedily on ``--controller-episodes``
+real episodes from the run protocol's seeds (:data:`repgym.runs.DEFAULT_FIRST_SEED` + i), next to uniformly random
+actions and every constant action (discrete actions: what a controller that ignores its input can reach) on the same
+episodes: ``controller_return`` (mean, std, success rate where the env reports it, the env
+steps the search spent, CPU seconds). ``--dream-tau T`` also trains one in M's dream at temperature T
+(``--dream-generations``) and plays it in the dream and in the real env (``dream_return``). The controllers live
+in ``models/<model>/controller/`` and ``models/<model>/dream-T/`` (world-model agent checkpoints, loadable with
+``load_agent``, saved after every generation).
+
 Everything lands under ``--run``: ``data/``, ``dae/``, ``models/<model>/{vision,memory}/``, ``results.json``
-(written after every model; a rerun skips the finished ones and resumes a half-trained one from its checkpoint)
-and ``table.md``.
+(written after every model; a rerun skips the finished ones and resumes a half-trained one from its checkpoint,
+controllers too: asking for more generations continues a finished controller's search) and ``table.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -50,11 +63,17 @@ import numpy as np
 import torch
 
 import repgym.envs  # noqa: F401  (registers the ids)
+from repgym.agents import load_agent
+from repgym.agents.base import META_FILE
+from repgym.agents.world_model.agent import WorldModelAgent
+from repgym.agents.world_model.rollout import dream_episodes, real_episodes
 from repgym.analysis.probes import probe
 from repgym.cli.common import parse_settings
+from repgym.runs import DEFAULT_FIRST_SEED, EvalProtocol, EvalResult, play
 from repgym.worlds import checkpoint
 from repgym.worlds.dae import DenoisingAutoencoder
 from repgym.worlds.data import Episode, collect, load_episodes, read_manifest, split_episodes
+from repgym.worlds.dream import DreamEnv
 from repgym.worlds.mdn_rnn import action_size
 from repgym.worlds.training import (
     PersistenceBaseline,
@@ -77,6 +96,11 @@ examples:
   python benchmarks/world_vision_compare.py --run runs/worldcmp/reach --models gmmvq:0.05r "gmmvq:0.5r>0.05r"
   (gmmvq:Tr: T in units of the codes' mean squared distance to each other)
   (a second call with the same --run skips finished models; add models to --models to extend the table)
+  python benchmarks/world_vision_compare.py --run runs/worldcmp/k2d --set delay=10 --models vae vqvae gmmvq:0.3 \\
+      --controller-generations 10 --controller-popsize 8 --controller-episodes 30
+  (the controller stage on the finished models: CMA-ES in the real env, then 30 greedy real episodes)
+  python benchmarks/world_vision_compare.py --run runs/worldcmp/k2d --set delay=10 --models vae \\
+      --controller-generations 10 --dream-tau 1.0 --dream-generations 20
 default probes: KeyToDoor key_held:cat, key_held:cat@room>=1, position[0], position[1];
 TwoLinkReach / ThreeLinkReach hand_x, hand_z, target_x, target_z.
 """
@@ -353,6 +377,167 @@ def fit_memory(
             "latent": "codes" if vision.discrete else "gaussian"}  # fmt: skip
 
 
+# the settings a finished controller was trained with, as the agent config names them (a rerun with others is
+# refused, except more generations: the search goes on from the checkpoint)
+CONTROLLER_SEARCH = ("popsize", "sigma0", "episodes_per_candidate", "use_hidden", "controller_hidden")
+
+
+@dataclass
+class ControllerWorld:
+    """What every controller of the run shares: the real env, its data's episodes (the dream's start frames and
+    longest episode) and the real env steps spent collecting them."""
+
+    env: gym.Env
+    episodes: list[Episode]
+    data_steps: int
+
+
+def controller_settings(args: argparse.Namespace, dream: bool) -> dict[str, Any]:
+    """The CMA-ES settings of a controller as the agent config names them, plus its generations in total and
+    (dream) the temperature."""
+    out = {"popsize": args.controller_popsize, "sigma0": args.controller_sigma,
+           "episodes_per_candidate": args.controller_episodes_per_candidate, "use_hidden": True,
+           "controller_hidden": 0}  # fmt: skip
+    out["generations"] = args.dream_generations if dream else args.controller_generations
+    if dream:
+        out["tau"] = args.dream_tau
+    return out
+
+
+def summary(result: EvalResult) -> dict[str, Any]:
+    """Mean, std, success rate (None where the env reports none) and the returns of played episodes."""
+    return {"mean": result.mean, "std": result.std, "n": len(result.returns), "success_rate": result.success_rate,
+            "mean_length": float(result.lengths.mean()), "first_seed": result.seeds[0] if result.seeds else None,
+            "returns": result.returns.tolist()}  # fmt: skip
+
+
+def random_return(env: gym.Env, episodes: int, seed: int) -> dict[str, Any]:
+    """Uniformly random actions on the controllers' evaluation episodes (the action draws seeded with ``seed``)."""
+    return summary(play(None, env, EvalProtocol(episodes, first_seed=DEFAULT_FIRST_SEED, rng_seed=seed)))
+
+
+class ConstantPolicy:
+    """Always the same action (a :class:`repgym.runs.Policy`): the floor a controller that ignores [z, h] reaches."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def predict(self, observation: Any, state: Any = None, *args: Any, **kwargs: Any) -> tuple[int, None]:
+        return self.action, None
+
+
+def constant_returns(env: gym.Env, episodes: int) -> dict[str, Any] | None:
+    """Every constant action of a discrete action space on the controllers' evaluation episodes, and the best one
+    (``best``: its action); None for other action spaces."""
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        return None
+    rows = {str(a): summary(play(ConstantPolicy(a), env, EvalProtocol(episodes, first_seed=DEFAULT_FIRST_SEED)))
+            for a in range(int(env.action_space.n))}  # fmt: skip
+    return {"best": max(rows, key=lambda a: rows[a]["mean"]), "actions": rows}
+
+
+def train_controller(
+    spec: ModelSpec,
+    args: argparse.Namespace,
+    run: Path,
+    world: ControllerWorld,
+    dream: bool,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) ``spec``'s controller by CMA-ES on its V and M, in the real env or (``dream``) in M's dream
+    at ``--dream-tau``, under ``RUN/models/<model>/controller`` (or ``dream-T``), then play it greedily on
+    ``--controller-episodes`` real episodes from the protocol's seeds (and as many dream episodes). ``previous``:
+    the row of a finished search that this call continues (its seconds are added to this call's)."""
+    folder = run / "models" / spec.folder
+    settings = controller_settings(args, dream)
+    out = folder / (f"dream-{args.dream_tau:g}" if dream else "controller")
+    t0, c0, k0 = time.time(), time.process_time(), _children_cpu()
+    resumed = (out / META_FILE).is_file()
+    if resumed:
+        agent = load_agent(out, env=world.env)
+        clash = {k: (getattr(agent.config, k), settings[k]) for k in CONTROLLER_SEARCH
+                 if getattr(agent.config, k) != settings[k]}  # fmt: skip
+        done = agent.search.generations if agent.search is not None else 0
+        if dream and agent.search is not None and agent.search.tau != args.dream_tau:
+            clash["tau"] = (agent.search.tau, args.dream_tau)
+        if done > settings["generations"]:
+            clash["generations"] = (done, settings["generations"])
+        if clash:
+            raise ValueError(f"{out} holds a controller trained with other settings {clash} (old, new); delete it "
+                             "or give its settings")  # fmt: skip
+        agent.config.workers = args.controller_workers
+    else:
+        vision, _ = checkpoint.load_vision(folder / "vision")
+        if not checkpoint.exists(folder / "memory"):
+            raise ValueError(f"{spec.name} has no M in {folder / 'memory'} (run with --rnn-epochs > 0 first)")
+        memory, _ = checkpoint.load_memory(folder / "memory")
+        encoded = encode_episodes(vision, world.episodes, world.env.action_space)
+        starts = torch.stack([e.codes[0] if e.codes is not None else e.z[0] for e in encoded]).numpy()
+        hp = {k: settings[k] for k in CONTROLLER_SEARCH}
+        hp.update(workers=args.controller_workers, dream=dream, tau=1.0 if args.dream_tau is None else args.dream_tau)
+        longest = max(len(e) for e in world.episodes)
+        agent = WorldModelAgent.from_world(world.env, vision, memory, starts, longest, args.seed,
+                                           num_timesteps=world.data_steps, **hp)  # fmt: skip
+        done = 0
+    if done < settings["generations"]:
+        agent.train_controller(settings["generations"] - done, None, dream, args.dream_tau if dream else None,
+                               not args.no_progress, callback=lambda a: a.save(out))  # fmt: skip
+        agent.save(out)
+    search = agent.search
+    real = real_episodes(world.env, agent.world, agent.controller, args.controller_episodes, DEFAULT_FIRST_SEED,
+                         agent.config.max_episode_steps)  # fmt: skip
+    row: dict[str, Any] = {"real": summary(real), "generations": search.generations, "settings": settings,
+                           "best_fitness": search.best_fitness, "checkpoint": str(out)}  # fmt: skip
+    if dream:
+        task = agent.rollout_task("dream", args.dream_tau)
+        env = DreamEnv(agent.memory, task.starts, world.env.action_space, agent.vision, args.dream_tau,
+                       task.max_steps or 1000, observe_hidden=agent.config.use_hidden)  # fmt: skip
+        row["dream"] = summary(dream_episodes(env, agent.controller, args.controller_episodes, DEFAULT_FIRST_SEED))
+        row["dream_steps"] = search.steps
+    else:
+        row["env_steps"] = search.steps  # the CMA-ES search's real env steps
+        row["env_steps_with_data"] = search.steps + world.data_steps  # and the random episodes V and M learnt from
+    # worker processes included; a search resumed from a crash counts from the resume
+    seconds, cpu = time.time() - t0, time.process_time() - c0 + _children_cpu() - k0
+    if resumed and previous is not None and previous.get("generations", 0) <= search.generations:
+        seconds, cpu = seconds + previous.get("seconds", 0.0), cpu + previous.get("cpu_seconds", 0.0)
+    row["seconds"], row["cpu_seconds"] = round(seconds, 1), round(cpu, 1)
+    return row
+
+
+def controller_stages(
+    spec: ModelSpec, args: argparse.Namespace, run: Path, world: ControllerWorld, model: dict[str, Any], label: str
+) -> None:
+    """The controller stages asked for, on one finished model's row ``model`` (updated in place): the real-env
+    controller (``controller_return``) and the dream one (``dream_return[tau]``); a finished one with the same
+    settings and evaluation episodes is skipped."""
+    stages = [(False, "controller_return")] if args.controller_generations > 0 else []
+    if args.dream_tau is not None:
+        stages.append((True, f"dream_return/{args.dream_tau:g}"))
+    for dream, key in stages:
+        rows = model.setdefault("dream_return", {}) if dream else model
+        name = key.rpartition("/")[2]
+        old = rows.get(name)
+        settings = controller_settings(args, dream)
+        if old is not None and old["settings"] == settings and old["real"]["n"] == args.controller_episodes:
+            print(f"{label} {spec.name}: {key} done earlier, skipped")
+            continue
+        print(f"{label} {spec.name}: {key} ({settings['generations']} CMA-ES generations, popsize "
+              f"{settings['popsize']})")  # fmt: skip
+        row = train_controller(spec, args, run, world, dream, previous=old)
+        rows[name] = row
+        r = row["real"]
+        where = f"dream {row['dream']['mean']:.3f}, " if dream else ""
+        print(f"{label} {spec.name}: {where}real return {r['mean']:.3f} ± {r['std']:.3f}"
+              + ("" if r["success_rate"] is None else f", success {r['success_rate']:.0%}")
+              + f" over {r['n']} episodes; {row['cpu_seconds']:.0f} CPU s")  # fmt: skip
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def backfill_code_stats(results: dict[str, Any], run: Path, val_frames: np.ndarray) -> bool:
     """Add the code distances to finished codebook models measured before they were reported (cheap: their
     vision checkpoints, the held-out frames); True when any was added."""
@@ -381,6 +566,14 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for label in probes:
         header.append(f"{label} acc (chance {_fmt(chance.get(label))})" if ":cat" in label else f"{label} R²")
     header += ["M NLL / persistence", "codes used (weight entropy), code d²", "z std", "train s"]
+    models = results["models"].values()
+    controller = any("controller_return" in m for m in models)
+    taus = sorted({t for m in models for t in m.get("dream_return", {})}, key=float)
+    if controller:
+        const = results.get("constant_return")
+        best = f"; always action {const['best']}: {_return(const['actions'][const['best']])}" if const else ""
+        header += [f"C real return (random {_return(results.get('random_return'))}{best})", "C env steps, CPU s"]
+    header += [f"C dream τ={t}: dream / real return" for t in taus]
     rows = []
     for name, m in results["models"].items():
         cells = [name, f"{m['val_recon_mse']:.5f}"]
@@ -390,8 +583,22 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         mem = m.get("memory")
         cells.append(f"{mem['nll']:.1f} / {mem['baseline_nll']:.1f}" if mem else "–")
         cells += [_codes(m.get("codes")), _fmt(m["z_std"]), f"{m['seconds']:.0f}"]
+        if controller:
+            c = m.get("controller_return")
+            cells += [_return(c["real"]), f"{c['env_steps']}, {c['cpu_seconds']:.0f}"] if c else ["–", "–"]
+        for t in taus:
+            d = m.get("dream_return", {}).get(t)
+            cells.append(f"{d['dream']['mean']:.2f} / {_return(d['real'])}" if d else "–")
         rows.append(cells)
     return header, rows
+
+
+def _return(r: dict[str, Any] | None) -> str:
+    """``mean ± std`` of played episodes, with the success rate where the env reports one."""
+    if r is None:
+        return "–"
+    text = f"{r['mean']:.2f} ± {r['std']:.2f}"
+    return text + ("" if r.get("success_rate") is None else f", {r['success_rate']:.0%} success")
 
 
 def _codes(stats: dict[str, float] | None) -> str:
@@ -411,12 +618,32 @@ def markdown(results: dict[str, Any]) -> str:
         f"{data['episodes']} random-policy episodes ({data['frames']} frames; {data['val_episodes']} held out), "
         f"{pr['epochs']} epochs, batch {pr['batch_size']}, channels {pr['channels']}, seed {pr['seed']}; probes "
         f"{pr['folds']} folds by episode on all frames; M: hidden {pr['hidden']}, {pr['rnn_epochs']} epochs",
+        *_controller_lines(results),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(r) + " |" for r in rows),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _controller_lines(results: dict[str, Any]) -> list[str]:
+    """The controllers' protocol, when there are any (their settings as the first model with one has them)."""
+    rows = [m["controller_return"] for m in results["models"].values() if "controller_return" in m]
+    rows += [d for m in results["models"].values() for d in m.get("dream_return", {}).values()]
+    if not rows:
+        return []
+    s, n = rows[0]["settings"], rows[0]["real"]["n"]
+    text = (f"C: linear on [z, h], CMA-ES popsize {s['popsize']}, sigma {s['sigma0']}, "
+            f"{s['episodes_per_candidate']} episode(s) per candidate")  # fmt: skip
+    real = [r["settings"]["generations"] for r in rows if "tau" not in r["settings"]]
+    dream = [r["settings"]["generations"] for r in rows if "tau" in r["settings"]]
+    text += f"; {real[0]} generations in the real env" if real else ""
+    text += f"; {dream[0]} generations in the dream" if dream else ""
+    data = [r["env_steps_with_data"] - r["env_steps"] for r in rows if "env_steps" in r]
+    text += f"; returns: greedy, {n} real episodes from seed {rows[0]['real']['first_seed']:,} (random actions: the "
+    text += "same episodes)"
+    return [text + (f"; env steps: the search's, besides the {data[0]} steps of V and M's data" if data else "")]
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -457,10 +684,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rnn-epochs", type=int, default=20, help="M epochs; 0 skips M (default: 20)")
     p.add_argument("--hidden", type=int, default=256, help="M's LSTM units (default: 256)")
     p.add_argument("--folds", type=int, default=5, help="probe folds, split by episode (default: 5)")
+    p.add_argument("--controller-generations", type=int, default=0, help="CMA-ES generations of a controller "
+                   "trained in the real env on each model's V and M; 0: no controller stage (default: 0)")  # fmt: skip
+    p.add_argument("--controller-popsize", type=int, default=8, help="CMA-ES candidates per generation (default: 8)")
+    p.add_argument("--controller-episodes-per-candidate", type=int, default=1,
+                   help="episodes averaged per candidate's score (default: 1)")  # fmt: skip
+    p.add_argument("--controller-sigma", type=float, default=0.1, help="CMA-ES initial step size (default: 0.1)")
+    p.add_argument("--controller-episodes", type=int, default=30, help="greedy real evaluation episodes of each "
+                   f"controller and of random actions, seeds {DEFAULT_FIRST_SEED:,} + i (default: 30)")  # fmt: skip
+    p.add_argument("--controller-workers", type=int, default=0, help="CMA-ES worker processes; 0 = in process "
+                   "(default: 0)")  # fmt: skip
+    p.add_argument("--dream-tau", type=float, default=None, help="also train a controller in M's dream at this "
+                   "temperature, played in the dream and the real env (default: none)")  # fmt: skip
+    p.add_argument("--dream-generations", type=int, default=None, help="CMA-ES generations in the dream "
+                   "(default: --controller-generations)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.dream_generations is None:
+        args.dream_generations = args.controller_generations
+    if args.dream_tau is not None and args.dream_generations < 1:
+        p.error("--dream-tau needs --dream-generations or --controller-generations >= 1")
+    for name in ("controller_popsize", "controller_episodes_per_candidate", "controller_episodes"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -506,13 +755,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                        "val_episodes": len(split[1]), "mean_frame_mse": baseline}  # fmt: skip
     action_space = gym.make(args.env, **kwargs).action_space
     dae = train_dae(args, run, frames, val_frames) if any(s.kind == "vae-features" for s in specs) else None
+    world = None
+    if args.controller_generations > 0 or args.dream_tau is not None:
+        env = gym.make(args.env, **kwargs)
+        world = ControllerWorld(env, episodes, sum(len(e) for e in episodes))
+        results["random_return"] = random_return(env, args.controller_episodes, args.seed)
+        results["constant_return"] = constant_returns(env, args.controller_episodes)
     for i, spec in enumerate(specs):
         if spec.name in results["models"]:
             print(f"[{i + 1}/{len(specs)}] {spec.name}: done earlier, skipped")
-            continue
-        print(f"[{i + 1}/{len(specs)}] {spec.name}")
-        results["models"][spec.name] = evaluate_model(spec, args, run, split, probes, action_space, dae)
-        res_path.write_text(json.dumps(results, indent=2))
+        else:
+            print(f"[{i + 1}/{len(specs)}] {spec.name}")
+            results["models"][spec.name] = evaluate_model(spec, args, run, split, probes, action_space, dae)
+            res_path.write_text(json.dumps(results, indent=2))
+        if world is not None:
+            controller_stages(spec, args, run, world, results["models"][spec.name], f"[{i + 1}/{len(specs)}]")
+            res_path.write_text(json.dumps(results, indent=2))
     if backfill_code_stats(results, run, val_frames):
         res_path.write_text(json.dumps(results, indent=2))
     named = {s.name: results["models"][s.name] for s in specs}  # the table in --models order, then older ones

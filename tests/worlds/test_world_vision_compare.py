@@ -96,3 +96,47 @@ def test_specs_parse_and_bad_ones_are_named(bench) -> None:
         bench.parse_probe("key held")
     with pytest.raises(ValueError, match="name one as position"):
         bench.parse_probe("position").values(states)
+
+
+def test_controller_stage_writes_returns_and_is_skipped_on_rerun(bench, tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    _planted_data(run / "data", episodes=4, steps=4)
+    base = ["--run", str(run), "--models", "vae", "--probe", "lamp:cat", "--epochs", "1", "--channels", "4",
+            "--rnn-epochs", "1", "--hidden", "8", "--folds", "2", "--no-progress"]  # fmt: skip
+    control = ["--controller-popsize", "2", "--controller-episodes", "2", "--dream-tau", "1.0"]
+    bench.main([*base, *control, "--controller-generations", "1"])
+    saved = json.loads((run / "results.json").read_text())
+    model = saved["models"]["vae"]
+    c, d = model["controller_return"], model["dream_return"]["1"]
+    assert c["generations"] == 1 and c["settings"]["popsize"] == 2 and c["env_steps"] > 0
+    assert c["env_steps_with_data"] == c["env_steps"] + 4 * 4  # the search's steps and the data's
+    assert c["cpu_seconds"] >= 0 and c["real"]["n"] == 2 and c["real"]["first_seed"] == 1_000_000
+    assert math.isfinite(c["real"]["mean"]) and c["real"]["success_rate"] in (0.0, 0.5, 1.0)  # KeyToDoor reports it
+    assert d["settings"]["tau"] == 1.0 and d["dream_steps"] > 0 and math.isfinite(d["dream"]["mean"])
+    assert math.isfinite(d["real"]["mean"])
+    assert saved["random_return"]["n"] == 2 and saved["random_return"]["first_seed"] == 1_000_000
+    assert sorted(saved["constant_return"]["actions"]) == ["0", "1", "2", "3"]  # KeyToDoor: Discrete(4)
+    assert (run / "models" / "vae" / "controller" / "agent.json").is_file()
+    table = (run / "table.md").read_text()
+    assert "C real return (random" in table and "; always action" in table
+    assert "C dream τ=1" in table and "CMA-ES popsize 2" in table
+
+    capsys.readouterr()
+    bench.main([*base, *control, "--controller-generations", "1"])  # a rerun trains and plays nothing again
+    out = capsys.readouterr().out
+    assert "vae: controller_return done earlier, skipped" in out and "vae: dream_return/1 done earlier" in out
+    assert json.loads((run / "results.json").read_text())["models"]["vae"]["controller_return"] == c
+
+    with pytest.raises(ValueError, match="other settings"):  # a finished search cannot change its popsize
+        bench.main([*base, "--controller-generations", "1", "--controller-popsize", "3", "--controller-episodes", "2"])
+    bench.main([*base, *control[:4], "--controller-generations", "2"])  # more generations: the search goes on
+    c2 = json.loads((run / "results.json").read_text())["models"]["vae"]["controller_return"]
+    assert c2["generations"] == 2 and c2["env_steps"] > c["env_steps"] and c2["cpu_seconds"] >= c["cpu_seconds"]
+
+
+def test_no_controller_stage_by_default(bench) -> None:
+    args = bench.parse_args(["--run", "x"])
+    assert args.controller_generations == 0 and args.dream_tau is None
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--run", "x", "--dream-tau", "1.0"])  # a dream controller needs generations
