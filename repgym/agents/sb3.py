@@ -77,6 +77,12 @@ class SB3Agent(Agent):
         seed: seeds the model (and its env).
         policy: SB3 policy name; default from the observation space (:func:`default_policy`).
         env_kwargs: constructor arguments when ``env`` is an id.
+        initial_action_bias: one number per entry of a ``Box`` action: the bias the layer that outputs the policy's
+            mean action starts with, so that early exploration centres there instead of on 0 (e.g. ``[0, 0, -2.5]``
+            keeps an entry mostly negative). In the policy's own action space: before the tanh squash for SAC and
+            TD3 (so -2.5 means a mean of tanh(-2.5) = -0.99; SAC with ``use_sde`` clips that mean to +-2), the
+            normalised action for PPO, A2C and RecurrentPPO.
+            Saved with the checkpoint; a loaded or resumed agent keeps its trained weights.
         **hyperparameters: passed to the SB3 constructor (JSON-serialisable ones are saved with the checkpoint).
     """
 
@@ -88,6 +94,7 @@ class SB3Agent(Agent):
         policy: str | None = None,
         env_kwargs: dict[str, Any] | None = None,
         verbose: int = 0,
+        initial_action_bias: list[float] | None = None,
         **hyperparameters: Any,
     ) -> None:
         if algorithm not in ALGORITHMS:
@@ -105,8 +112,12 @@ class SB3Agent(Agent):
             raise ValueError(f"sb3-{algorithm} acts in {kinds} action spaces; {self.env_id or 'this env'} has "
                              f"{self.env.action_space} (for physics envs, discrete agents need --bins)")  # fmt: skip
         self._global_rng_states: tuple[Any, Any] | None = None  # this agent's (numpy, random) global states
+        bias = None if initial_action_bias is None else _action_bias(initial_action_bias, self.env.action_space)
         with self._own_rngs():
-            self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **hyperparameters)
+            self.model = cls(self.policy, self.env, seed=seed, verbose=verbose, **_sb3_kwargs(hyperparameters))
+        if bias is not None:
+            _set_mean_bias(self.model, bias)
+            self.hyperparameters = {**hyperparameters, "initial_action_bias": bias.tolist()}
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -205,6 +216,50 @@ class SB3Agent(Agent):
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """Every linear/conv/activation/LSTM layer of the SB3 policy, by its dotted name in the policy."""
         return {name: m for name, m in self.model.policy.named_modules() if isinstance(m, _LATENT_TYPES) and name}
+
+
+def _sb3_kwargs(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """``hyperparameters`` as SB3 takes them: dicts copied (SB3 writes into ``policy_kwargs``, which would change
+    the caller's, e.g. a tuned entry's, and what the checkpoint records), and as JSON and TOML have no tuples, a
+    ``train_freq`` written as a list (``[1, "episode"]``) becomes the tuple SB3 expects."""
+    kwargs = {name: dict(value) if isinstance(value, dict) else value for name, value in hyperparameters.items()}
+    if isinstance(kwargs.get("train_freq"), list):
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    return kwargs
+
+
+def _action_bias(value: Any, action_space: spaces.Space) -> np.ndarray:
+    """``initial_action_bias`` checked: one finite number per entry of a ``Box`` action space."""
+    if not isinstance(action_space, spaces.Box):
+        raise ValueError(f"initial_action_bias needs a Box action space; this env has {action_space}")
+    size = int(np.prod(action_space.shape))
+    try:
+        bias = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        bias = np.empty(0)
+    if bias.ndim != 1 or bias.size != size or not np.isfinite(bias).all():
+        raise ValueError(f"initial_action_bias must be a list of {size} finite numbers (one per action entry), "
+                         f"got {value!r}")  # fmt: skip
+    return bias
+
+
+def _set_mean_bias(model: Any, bias: np.ndarray) -> None:
+    """Set the bias of the layer that outputs ``model``'s mean action (SAC/TD3: the actor's, before the tanh; PPO,
+    A2C, RecurrentPPO: the action net's); TD3's target actor gets the same start."""
+    policy = model.policy
+    actor = getattr(policy, "actor", None)
+    if actor is not None and hasattr(actor, "mu"):
+        layers = [m for m in actor.mu.modules() if isinstance(m, torch.nn.Linear)]
+    else:
+        layers = [policy.action_net] if isinstance(getattr(policy, "action_net", None), torch.nn.Linear) else []
+    if not layers or layers[-1].bias is None or layers[-1].bias.shape != (bias.size,):
+        raise ValueError(f"initial_action_bias: {type(policy).__name__} has no mean-action layer with {bias.size} "
+                         "outputs")  # fmt: skip
+    with torch.no_grad():
+        layers[-1].bias.copy_(torch.as_tensor(bias, dtype=layers[-1].bias.dtype))
+    target = getattr(policy, "actor_target", None)
+    if actor is not None and target is not None:
+        target.load_state_dict(actor.state_dict())
 
 
 def _json_ok(value: Any) -> bool:
