@@ -74,6 +74,7 @@ from repgym.worlds import checkpoint
 from repgym.worlds.dae import DenoisingAutoencoder
 from repgym.worlds.data import Episode, collect, load_episodes, read_manifest, split_episodes
 from repgym.worlds.dream import DreamEnv
+from repgym.worlds.gmmvq import mean_squared_distance
 from repgym.worlds.mdn_rnn import action_size
 from repgym.worlds.training import (
     PersistenceBaseline,
@@ -265,20 +266,11 @@ def code_stats(vision: Vision, frames: np.ndarray, batch_size: int = 256) -> dic
             entropies.append(-(w * w.log()).sum(-1).flatten())
     book = vision.book() if hasattr(vision, "book") else vision.codebook.weight
     out: dict[str, float] = {"codes_used": len(codes), "codebook_size": vision.codebook_size,
-                             "code_distance": mean_sq_distance(book),
-                             "used_code_distance": mean_sq_distance(book[sorted(codes)])}  # fmt: skip
+                             "code_distance": float(mean_squared_distance(book)),
+                             "used_code_distance": float(mean_squared_distance(book[sorted(codes)]))}  # fmt: skip
     if entropies:
         out.update(entropy=float(torch.cat(entropies).mean()), max_entropy=math.log(vision.codebook_size))
     return out
-
-
-def mean_sq_distance(vectors: torch.Tensor) -> float:
-    """Mean squared distance between two distinct rows of ``vectors (n, d)`` (NaN for fewer than two rows)."""
-    n = vectors.shape[0]
-    if n < 2:
-        return float("nan")
-    v = vectors.detach().double()
-    return float((2 * n * v.pow(2).sum() - 2 * v.sum(0).pow(2).sum()) / (n * (n - 1)))
 
 
 def build_model(

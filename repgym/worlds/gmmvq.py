@@ -39,6 +39,18 @@ from repgym.worlds.vqvae import VQVAE
 TEMPERATURE_UNITS = ("absolute", "codes")
 
 
+def mean_squared_distance(vectors: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance between two distinct rows of ``vectors`` ``(n, d)`` (float64, detached; NaN for fewer
+    than two rows), in O(n d): the sum over ordered pairs of ``||v_i - v_j||^2`` is ``2n sum ||v||^2 - 2 ||sum v||^2``
+    (the diagonal adds 0)."""
+    v = vectors.detach().double()
+    n = v.shape[0]
+    if n < 2:
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    total = 2 * n * v.pow(2).sum() - 2 * v.sum(0).pow(2).sum()
+    return (total / (n * (n - 1))).clamp(min=0.0)
+
+
 class GMMVQVAE(VQVAE):
     """VQ-VAE whose latent is a temperature-controlled soft mixture of codebook entries.
 
@@ -135,11 +147,7 @@ class GMMVQVAE(VQVAE):
         return float(self._code_distance())
 
     def _code_distance(self) -> torch.Tensor:
-        book = self.book().detach().double()
-        k = book.shape[0]
-        # sum over ordered pairs of ||c_i - c_j||^2 = 2K sum ||c||^2 - 2 ||sum c||^2 (the diagonal adds 0)
-        total = 2 * k * book.pow(2).sum() - 2 * book.sum(0).pow(2).sum()
-        return (total / (k * (k - 1))).clamp(min=0.0)
+        return mean_squared_distance(self.book())
 
     def temperature_scale(self) -> torch.Tensor:
         """The squared distance that one unit of temperature stands for: 1 in the ``"absolute"`` unit, the mean
