@@ -3,7 +3,6 @@ entry; and every checkpoint the package ships loads and beats random on its env.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,13 @@ from repgym.agents.zoo import MANIFEST, Score, ZooEntry, read_zoo, write_entry, 
 from repgym.cli import main
 from repgym.runs import ZOO_DIR_VAR, Checkpoint, EnvSpec, EvalProtocol, play, shipped_zoo_dir, zoo_names
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "build_zoo_entry.py"
 COMMAND = "repgym train qr-dqn CartPole-v1 --steps 200 --no-tuned --set net_arch=[16,16] --out runs/tiny"
 HEADER = "# a test zoo: this comment stays\n"
 
 
 @pytest.fixture(scope="module")
-def build_script():
-    spec = importlib.util.spec_from_file_location("build_zoo_entry", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def build_script(benchmark_script):
+    return benchmark_script("build_zoo_entry")
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,6 @@ temperature measured in units of the codes' mean squared distance (``temperature
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -293,14 +289,8 @@ def test_relative_unit_survives_save_load_and_old_configs_load_absolute(tmp_path
 
 
 @pytest.fixture(scope="module")
-def bench():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "world_vision_compare.py"
-    spec = importlib.util.spec_from_file_location("world_vision_compare_for_gmmvq", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench(benchmark_script):
+    return benchmark_script("world_vision_compare")
 
 
 def test_benchmark_backfills_code_distances_of_finished_models(bench, tmp_path):

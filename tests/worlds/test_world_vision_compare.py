@@ -3,10 +3,8 @@ numbers, the probe reads a factor painted large into the frames, and a rerun ski
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +13,10 @@ import torch
 
 from repgym.worlds.data import Episode, save_shard
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "world_vision_compare.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("world_vision_compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench(benchmark_script):
+    return benchmark_script("world_vision_compare")
 
 
 def _planted_data(folder: Path, episodes: int = 6, steps: int = 8) -> None:

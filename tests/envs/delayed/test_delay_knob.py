@@ -3,23 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "delay_difficulty.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("delay_difficulty", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench(benchmark_script):
+    return benchmark_script("delay_difficulty")
 
 
 @pytest.mark.parametrize("game, short, long", [("Umbrella", 0, 40), ("HiddenSequence", 1, 12)])
