@@ -30,9 +30,7 @@ import numpy as np
 from numba import njit
 
 from repgym.envs.bubble.kernels import (
-    P_BONUS,
     P_COLOURS,
-    P_PENALTY,
     P_SAMEGAME,
     P_SHIFT_RIGHT,
     _bit_groups,
@@ -43,7 +41,7 @@ from repgym.envs.bubble.kernels import (
     _stream,
     _to_masks,
     _uniform,
-    end_penalty,
+    end_of_line,
 )
 
 FULL = 0.9  # table load above which new codes are no longer stored (their updates are dropped and counted)
@@ -205,12 +203,7 @@ def policy_playout(board, rows: int, cols: int, params, keys, weights, zob, tabu
         counts[group_colour[g]] -= sizes[g]
         score += _group_points(sizes[g], samegame)
         length += 1
-    if length > 0 and samegame:
-        if counts[1 : colours + 1].sum() == 0:
-            score += float(params[P_BONUS])
-        elif params[P_PENALTY]:
-            score -= end_penalty(counts, colours)
-    return score, length
+    return score + end_of_line(counts, colours, length, samegame, params), length
 
 
 @njit(cache=True)

@@ -280,6 +280,17 @@ def end_penalty(counts: np.ndarray, colours: int) -> float:
     return penalty
 
 
+@njit(cache=True, inline="always")
+def end_of_line(counts: np.ndarray, colours: int, length: int, samegame: bool, params: np.ndarray) -> float:
+    """What a played line's end adds to its score from the colour counts left: SameGame's clear bonus for an empty
+    board, else minus the end penalty (when enabled); 0 for Bubble Breaker or an empty line."""
+    if length == 0 or not samegame:
+        return 0.0
+    if counts[1 : colours + 1].sum() == 0:
+        return float(params[P_BONUS])
+    return -end_penalty(counts, colours) if params[P_PENALTY] else 0.0
+
+
 @njit(cache=True)
 def _end_adjustment(board: np.ndarray, params: np.ndarray) -> float:
     """SameGame: the clear bonus for an empty board, else minus the end penalty (when enabled); 0 otherwise."""
@@ -609,12 +620,7 @@ def _bit_playout(board, rows: int, cols: int, params, policy: int, rng, moves, w
         counts[group_colour[g]] -= sizes[g]
         score += _group_points(sizes[g], samegame)
         length += 1
-    if length > 0 and samegame:
-        if counts[1 : colours + 1].sum() == 0:
-            score += float(params[P_BONUS])
-        elif params[P_PENALTY]:
-            score -= end_penalty(counts, colours)
-    return score, length
+    return score + end_of_line(counts, colours, length, samegame, params), length
 
 
 @njit(cache=True)
