@@ -33,6 +33,7 @@ import platform
 import random
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -337,6 +338,29 @@ class LeaderboardStore:
 
     def schema_version(self) -> int:
         return int(self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    def copy_to(self, dest: str | os.PathLike) -> Path:
+        """Write a consistent copy of the whole database to ``dest`` (one file, no WAL beside it) and return its
+        path: SQLite's online backup, so rows that a running ``repgym bench`` adds meanwhile are either in the copy
+        or not, never half. ``dest`` is replaced only once the copy is complete; it must not be this database."""
+        dest = Path(dest).expanduser()
+        if dest.exists() and dest.resolve() == self.path.resolve():
+            raise LeaderboardError(f"cannot copy {self.path} onto itself; name another file")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        os.close(fd)
+        try:
+            target = sqlite3.connect(tmp)
+            try:
+                self._retry(lambda: self._conn.backup(target))
+                target.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, fit to share or commit
+            finally:
+                target.close()
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
 
     def close(self) -> None:
         self._conn.close()

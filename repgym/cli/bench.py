@@ -54,6 +54,7 @@ examples:
   repgym leaderboard --format html --out leaderboard.html     (self-contained: plots embedded, videos linked)
   repgym leaderboard --format csv --out leaderboard.csv
   repgym leaderboard --min-players 3         human-norm from 3 players on (default 5)
+  repgym leaderboard --db runs/lb.sqlite --copy-to results.sqlite     a snapshot to share, commit or resume from
   repgym leaderboard submit ~/.local/share/repgym/recordings/20250101T120000Z-KeyToDoor-v0-alice-1a2b.jsonl
 """
 
@@ -127,6 +128,12 @@ def register(sub) -> dict[str, Handler]:
     p_lb.add_argument("--out", default=None, metavar="FILE", help="write md/csv/html here instead of stdout")
     p_lb.add_argument("--min-players", type=int, default=5, metavar="N",
                       help="players an env config needs before human-norm is shown (default: 5)")  # fmt: skip
+    p_lb.add_argument(
+        "--copy-to",
+        default=None,
+        metavar="FILE",
+        help="write a consistent copy of the whole database to FILE (safe while bench runs) and stop",
+    )
     _add_db(p_lb)
     lb_sub = p_lb.add_subparsers(dest="leaderboard_command", metavar="{submit}")
     p_submit = lb_sub.add_parser("submit", help="validate a play recording by replay and add it to the leaderboard")
@@ -223,6 +230,14 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from repgym.benchmark.suites import select_envs
     from repgym.benchmark.table import build_entries
 
+    if args.copy_to:
+        if args.env or args.out or args.format != "table":
+            raise ValueError("--copy-to copies the whole database; drop --env, --format and --out")
+        with LeaderboardStore(args.db, read_only=True) as store:
+            dest = store.copy_to(args.copy_to)
+            rows = len(store.rows(status=None))
+        print(f"copied {store.path} ({rows} rows) to {dest}")
+        return 0
     envs = select_envs(args.env) if args.env else None
     with LeaderboardStore(args.db, read_only=True) as store:  # reading never creates or converts a file
         by_env = build_entries(store.rows(env_ids=envs), min_players=args.min_players)

@@ -50,6 +50,18 @@ def test_leaderboard_formats(db, tmp_path, capsys):
     assert "IQM [95% CI]" in capsys.readouterr().out
 
 
+def test_a_copied_database_resumes_where_the_original_stopped(db, tmp_path, capsys):
+    assert main(_bench(db)) == 0
+    copy = tmp_path / "results" / "suite.sqlite"
+    capsys.readouterr()
+    assert main(["leaderboard", "--db", db, "--copy-to", str(copy)]) == 0
+    assert f"(4 rows) to {copy}" in capsys.readouterr().out
+    assert main(_bench(str(copy), "--dry-run")) == 0  # every job of the copy is finished: nothing left to run
+    assert "0 of 4 jobs to run" in capsys.readouterr().out
+    assert main(["leaderboard", "--db", db, "--copy-to", str(copy), "--env", "Umbrella-v0"]) == 2
+    assert "--copy-to copies the whole database" in capsys.readouterr().err
+
+
 def test_a_foreign_database_is_one_clear_error(tmp_path, capsys):
     path = tmp_path / "notes.txt"
     path.write_text("not a database, but precious\n" * 10)

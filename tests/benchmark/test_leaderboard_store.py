@@ -231,3 +231,18 @@ def test_reading_never_creates_or_converts_a_file(tmp_path):
         assert (tmp_path / name).read_bytes() == before
     assert empty.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.sqlite", "blank.sqlite", "empty.sqlite"]
+
+
+def test_a_copy_holds_every_row_of_a_live_database_in_one_file(tmp_path):
+    with LeaderboardStore(tmp_path / "lb.sqlite") as db:
+        db.add_result(_row("a"))
+        db.add_result(_row("b", status="failed", error="boom"))
+        assert (tmp_path / "lb.sqlite-wal").exists()  # the rows may sit in the WAL, not yet in the main file
+        dest = db.copy_to(tmp_path / "shared" / "copy.sqlite")
+        with pytest.raises(LeaderboardError, match="onto itself"):
+            db.copy_to(tmp_path / "lb.sqlite")
+    assert dest == tmp_path / "shared" / "copy.sqlite"
+    assert not Path(f"{dest}-wal").exists() and sorted(p.name for p in dest.parent.iterdir()) == ["copy.sqlite"]
+    with LeaderboardStore(dest, read_only=True) as copy:
+        assert [(r["job_key"], r["status"]) for r in copy.rows(status=None)] == [("a", "ok"), ("b", "failed")]
+        assert copy.schema_version() == schema.MIGRATIONS[-1][0]
