@@ -8,23 +8,25 @@ For each seed, with one agent kind and one set of hyperparameters:
    switched to ``test_gravity`` (it takes effect on the next step, so the episode under way finishes in the new
    gravity; an off-policy agent keeps its replay buffer);
 4. **scratch** — a fresh agent learns ``steps`` env steps at ``test_gravity``;
-5. **head-only** (with ``head_only=True``; ANIL, Raghu et al. 2020) — a copy of the source agent taken at the
-   switch (replay buffer included) learns ``steps`` env steps at ``test_gravity`` with every body weight frozen
-   (:func:`repgym.agents.surgery.freeze_all_but_head`). Then the pre-shift agent plays ``cka_states`` states at
-   the test gravity, and per layer the debiased linear CKA between the pre-shift agent and each of the fine-tuned
-   and head-only agents on those states is recorded (:func:`repgym.analysis.adaptation.adaptation`); a frozen
-   layer's CKA is 1.
+5. **head-only** (with ``head_only=True``; ANIL, Raghu et al. 2020 (ICLR), "Rapid learning or feature reuse?") —
+   a copy of the source agent taken at the switch (replay buffer included) learns ``steps`` env steps at
+   ``test_gravity`` with every body weight frozen (:func:`repgym.agents.surgery.freeze_all_but_head`). Then the
+   pre-shift agent plays ``cka_states`` states at the test gravity, and per layer the debiased linear CKA between
+   the pre-shift agent and each of the fine-tuned and head-only agents on those states is recorded
+   (:func:`repgym.analysis.adaptation.adaptation`); a frozen layer's CKA is 1.
 
 Every ``eval_every`` env steps the learning agent plays ``eval_episodes`` evaluation episodes with deterministic
 actions through :func:`repgym.runs.play` (the run protocol's reset seeds, the same for every agent and checkpoint,
 so curves are paired); a return is the sum of an episode's rewards. A uniformly random policy plays the same
 episodes at ``test_gravity`` as a floor.
 
-Summary, mean ± std over seeds: return at the training gravity, zero-shot return at the test gravity and the drop
-between them, the fine-tuned and from-scratch final returns, and the env steps each of fine-tune and scratch took
-to reach 90% of the from-scratch final return — returns are negative in some envs, so "90%" is measured from the
-random policy: threshold = random + 0.9 x (mean from-scratch final - random). A run that never reaches it counts
-as not reached (the table says how many did). Results go to ``shift.json`` (every curve, the settings and the
+Summary, per metric: the mean ± std (ddof 1) over seeds, the 95% Student-t interval of the mean
+(:func:`repgym.analysis.seed_stats.mean_ci`) and each seed's value. The metrics: return at the training gravity,
+zero-shot return at the test gravity and the drop between them, the fine-tuned and from-scratch final returns, and
+the env steps each of fine-tune and scratch took to reach 90% of the from-scratch final return — returns are
+negative in some envs, so "90%" is measured from the random policy: threshold = random + 0.9 x (mean from-scratch
+final - random). A run that never reaches it counts as not reached: the steps-to-90% statistics are over the seeds
+that reached it (the table says how many did). Results go to ``shift.json`` (every curve, the settings and the
 package version) and ``shift.png`` (the curves) in ``out_dir``.
 """
 

@@ -4,8 +4,8 @@ the manifold of the whole class?
 
 The sub-class is a :class:`SubClass`: a predicate over the ground-truth factors of :mod:`repgym.analysis.states`
 (never over the latents), with defaults per env family (:func:`default_subclass`) and a small text form
-(:func:`parse_subclass`, e.g. ``"state.key_held == 1"`` or ``"hand_z > 0 and target_z > 0"``). For each layer, on
-the distinct states (duplicate observations dropped):
+(:func:`parse_subclass`, e.g. ``"state.key_held == 1"``, or ``"key_held == 1"`` when one factor ends so, or
+``"hand_z > 0 and target_z > 0"``). For each layer, on the distinct states (duplicate observations dropped):
 
 - ``twonn_class`` / ``twonn_subclass``: TwoNN intrinsic dimension (:func:`repgym.analysis.dimensionality.two_nn`)
   of the class's and of the sub-class's latents;
@@ -69,7 +69,9 @@ def board_colours_left(factors: Factors, colours: int) -> np.ndarray:
 
 def parse_subclass(text: str, derived: dict[str, Callable[[Factors], np.ndarray]] | None = None) -> SubClass:
     """A sub-class from ``"NAME OP NUMBER [and NAME OP NUMBER ...]"`` (``OP`` one of ``== != < <= > >=``) over the
-    ground-truth factor names, or over ``derived`` quantities computed from them (e.g. ``colours_left``)."""
+    ground-truth factor names, or over ``derived`` quantities computed from them (e.g. ``colours_left``). A bare
+    ``NAME`` that is no factor stands for the one factor ``*.NAME`` (``key_held`` for ``state.key_held``); one that
+    ends several factor names is an error naming them."""
     derived = derived or {}
     clauses = []
     for part in re.split(r"\s+and\s+", text.strip()):
@@ -83,16 +85,26 @@ def parse_subclass(text: str, derived: dict[str, Callable[[Factors], np.ndarray]
         for name, op, value in clauses:
             if name in derived:
                 column = np.asarray(derived[name](factors), dtype=np.float64)
-            elif name in factors:
-                column = np.asarray(factors[name], dtype=np.float64)
             else:
-                known = sorted(factors)[:12] + sorted(derived)
-                raise ValueError(f"sub-class names unknown factor {name!r}; known include {known}")
+                column = np.asarray(factors[_factor_name(name, factors, derived)], dtype=np.float64)
             hit = op(column, value)
             mask = hit if mask is None else mask & hit
         return mask
 
     return SubClass(text.strip(), predicate)
+
+
+def _factor_name(name: str, factors: Factors, derived: dict[str, Any]) -> str:
+    """The factor ``name`` refers to: itself, or the one factor whose dotted name ends in ``.name``."""
+    if name in factors:
+        return name
+    matches = sorted(k for k in factors if k.endswith(f".{name}"))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"sub-class factor {name!r} is ambiguous: it matches {matches}; write one in full")
+    known = sorted(factors)[:12] + sorted(derived)
+    raise ValueError(f"sub-class names unknown factor {name!r}; known include {known}")
 
 
 def default_subclass(factors: Factors, env: Any = None) -> SubClass | None:

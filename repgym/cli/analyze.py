@@ -15,6 +15,13 @@ examples:
   repgym analyze runs/dqn/checkpoint --compare runs/dqn-finetuned/checkpoint --out analysis/dqn-adapt
   repgym analyze runs/ppo/checkpoint --env repgym/BubbleBreakerShifter-v0 --set rows=6 --set cols=6 --set colours=3
   repgym analyze runs/ppo/checkpoint --only probes dimensionality --out analysis/ppo-probes
+  repgym analyze zoo:qr-keytodoor-d5 --only sensitivity composition nested --states 3000 --epsilon 1.0
+  repgym analyze zoo:qr-keytodoor-d5 --only nested --subclass "key_held == 1 and state.room == 2" --out analysis/k2d
+
+--subclass takes "NAME OP NUMBER [and ...]" (OP: == != < <= > >=) over the ground-truth factors, info["state"]
+flattened (KeyToDoor: state.key_held, state.room with 0 key / 1 apple / 2 door room, state.position[0], ...); a bare
+name such as key_held stands for the one factor ending in .key_held. Default: the env family's (key held, hand
+above the shoulder, one colour left).
 
 analyzers: one per module of repgym/analysis/analyzers/ (similarity, generality, ablation, attribution, probes, ...);
 --only with an unknown name lists them all.
@@ -48,7 +55,7 @@ def register(sub) -> dict[str, Handler]:
     p_analyze.add_argument("--min-episodes", type=int, default=None, help="cut long episodes while collecting so "
                            "that at least this many are seen (probe folds split by episode; default: 20)")  # fmt: skip
     p_analyze.add_argument("--subclass", default=None, dest="nested_subclass", metavar="PREDICATE",
-                           help='the nested-manifold sub-class, over ground-truth factors, e.g. "key_held == 1" '
+                           help='the nested-manifold sub-class, over ground-truth factors, e.g. "state.key_held == 1" '
                            "(default: the env family's)")  # fmt: skip
     add_threads(p_analyze, "torch and BLAS threads")
     return {"analyze": _cmd_analyze}

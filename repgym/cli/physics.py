@@ -17,7 +17,8 @@ EPILOG_SHIFT = """\
 per seed: a fresh agent learns --steps env steps at the training gravity; it is evaluated zero-shot at the test
 gravity; it keeps learning --steps more after the switch (fine-tune); a fresh agent learns --steps from scratch at
 the test gravity. Prints zero-shot return drop, env steps to reach 90% of the from-scratch final return, final
-returns (mean ± std over seeds); writes shift.json and shift.png to --out. With --head-only, a copy of the source
+returns (mean ± std over seeds, the 95% Student-t interval of the mean and each seed's value; steps-to-90% over the
+seeds that reached it); writes shift.json and shift.png to --out. With --head-only, a copy of the source
 agent also learns --steps after the switch with its body frozen (only the last layers learn: ANIL), and the per-layer
 linear CKA of the fine-tuned and head-only agents with the pre-shift agent is reported.
 

@@ -62,6 +62,12 @@ def test_subclass_parsing_and_defaults() -> None:
         parse_subclass("hand_z >> 0")
     with pytest.raises(ValueError, match="unknown factor"):
         parse_subclass("elbow > 0").members(factors, 3)
+    # a bare name stands for the one factor *.NAME (KeyToDoor's ground truth is flattened as state.key_held)
+    assert parse_subclass("key_held == 1").members(factors, 3).tolist() == [False, True, True]
+    two = {"state.key_held": factors["state.key_held"], "info.key_held": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"ambiguous.*'info\.key_held', 'state\.key_held'"):
+        parse_subclass("key_held == 1").members(two, 3)
+    assert parse_subclass("state.key_held == 1").members(two, 3).tolist() == [False, True, True]
     board = {"state[0,0]": np.array([1.0, 2.0, 0.0]), "state[0,1]": np.array([1.0, 1.0, 3.0])}
     assert board_colours_left(board, 2).tolist() == [1, 2, 0]  # 3 is the grey bubble when there are 2 colours
 
