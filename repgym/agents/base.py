@@ -200,6 +200,19 @@ class Agent(ABC):
         ``env``: where to act (default: the recorded env, a vector env of the recorded size if training used one); a
         given env's spaces are checked against the recorded ones before any network is built. ``overrides``:
         constructor arguments that replace the recorded ones (``log_dir``, a search setting...)."""
+        checkpoint = Checkpoint.read(path)
+        agent = cls.untrained_like(checkpoint, env, **overrides)
+        agent.num_timesteps = checkpoint.num_timesteps
+        agent._restore(checkpoint)
+        return agent
+
+    @classmethod
+    def untrained_like(
+        cls, path: str | os.PathLike | Checkpoint, env: EnvLike | None = None, **overrides: Any
+    ) -> Agent:
+        """The agent a checkpoint's settings build (its class, hyperparameters and seed) with freshly initialised
+        weights: what :meth:`load` builds before it restores the saved state. The control for an analysis that asks
+        what training changed. ``env`` and ``overrides`` as for :meth:`load`."""
         from repgym.agents import registered_agent
 
         checkpoint = Checkpoint.read(path)
@@ -214,10 +227,7 @@ class Agent(ABC):
             agent_cls._check_env(checkpoint, env)
         kwargs = {"seed": checkpoint.seed, **dict(entry.kwargs), **checkpoint.hyperparameters,
                   **agent_cls._rebuild_kwargs(checkpoint), **overrides}  # fmt: skip
-        agent = agent_cls(env, **kwargs)
-        agent.num_timesteps = checkpoint.num_timesteps
-        agent._restore(checkpoint)
-        return agent
+        return agent_cls(env, **kwargs)
 
     @classmethod
     def _check_env(cls, checkpoint: Checkpoint, env: gym.Env | gym.vector.VectorEnv) -> None:

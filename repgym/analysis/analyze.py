@@ -233,10 +233,15 @@ def analyze_checkpoint(
     threads: int = 1,
     progress: bool = True,
     only: Sequence[str] | None = None,
+    untrained: bool = False,
     **settings: Any,
 ) -> Path:
     """Load an agent checkpoint (and optionally a second one), analyse it in its env (or ``env_id`` made with
     ``env_kwargs``), and write ``report.md``, figures, ``table.csv`` and ``table.json`` to ``out_dir``.
+
+    ``untrained``: analyse the checkpoint's agent with freshly initialised weights instead of its saved ones (same
+    class, hyperparameters and seed: :meth:`Agent.untrained_like`): the control that tells what training changed.
+    With ``epsilon=1`` both collect the same random-play states, so their tables compare state for state.
 
     Each checkpoint is read once (its weights only: acting never needs the replay buffer). ``only`` names the
     analyzers to run (default: all registered); ``settings`` are further fields of :class:`AnalysisSettings`
@@ -255,13 +260,14 @@ def analyze_checkpoint(
     second = Checkpoint.read(compare) if compare is not None else None
     spec = _env_spec(first, env_id, env_kwargs or {})
     env = spec.make()
-    agent, acting = _load_for_analysis(first, env)
+    agent, acting = _load_for_analysis(first, env, untrained=untrained)
     other = _load_for_analysis(second, spec.make())[0] if second is not None else None
     analysis = analyze_agent(agent, env, config, compare=other, progress=progress, only=only)
     analysis.meta.update(
         checkpoint=str(first.path),
         checkpoint_agent=first.agent,
-        checkpoint_steps=first.num_timesteps,
+        checkpoint_steps=0 if untrained else first.num_timesteps,
+        untrained=untrained,
         env_id=spec.id,
         env_kwargs=dict(spec.kwargs),
         compare=None if second is None else str(second.path),
@@ -273,14 +279,15 @@ def analyze_checkpoint(
     return report
 
 
-def _load_for_analysis(checkpoint: Checkpoint, env: gym.Env) -> tuple[Agent, dict[str, Any]]:
+def _load_for_analysis(checkpoint: Checkpoint, env: gym.Env, untrained: bool = False) -> tuple[Agent, dict[str, Any]]:
     """The agent of ``checkpoint``, loaded with its class's :attr:`~repgym.agents.base.Agent.analysis_overrides`
-    (how it acts while analysed), and those overrides."""
+    (how it acts while analysed), and those overrides; ``untrained``: the same agent with fresh weights."""
     from repgym.agents import registered_agent
 
     agent_cls = registered_agent(checkpoint).load_class()
     overrides = dict(agent_cls.analysis_overrides)
-    return agent_cls.load(checkpoint, env=env, **overrides), overrides
+    build = agent_cls.untrained_like if untrained else agent_cls.load
+    return build(checkpoint, env=env, **overrides), overrides
 
 
 def _env_spec(checkpoint: Checkpoint, env_id: str | None, overrides: dict[str, Any]) -> EnvSpec:

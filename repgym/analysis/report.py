@@ -101,7 +101,11 @@ def _setup(meta: dict[str, Any]) -> list[str]:
     """The title and the setup section: what was analysed, on what, with which settings."""
     md: list[str] = [f"# Representation analysis: {meta.get('checkpoint_agent') or meta.get('agent', 'agent')}", ""]
     setup = [
-        ["checkpoint", meta.get("checkpoint")],
+        [
+            "checkpoint",
+            f"{meta.get('checkpoint')}"
+            + (" (untrained: its network with fresh weights)" if meta.get("untrained") else ""),
+        ],
         ["env", f"{meta.get('env_id')} {meta.get('env_kwargs') or ''}"],
         ["training steps", meta.get("checkpoint_steps")],
         ["states (distinct)", f"{meta.get('states')} ({meta.get('distinct_states')})"],

@@ -356,6 +356,9 @@ class LeaderboardStore:
                 target.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, fit to share or commit
             finally:
                 target.close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # an ordinary file (mkstemp's is private to its owner)
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

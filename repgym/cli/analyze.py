@@ -16,6 +16,8 @@ examples:
   repgym analyze runs/ppo/checkpoint --env repgym/BubbleBreakerShifter-v0 --set rows=6 --set cols=6 --set colours=3
   repgym analyze runs/ppo/checkpoint --only probes dimensionality --out analysis/ppo-probes
   repgym analyze zoo:qr-keytodoor-d5 --only sensitivity composition nested --states 3000 --epsilon 1.0
+  repgym analyze zoo:qr-keytodoor-d5 --untrained --only sensitivity composition nested --states 3000 --epsilon 1.0
+      the same network with fresh weights on the same random-play states: what training changed
   repgym analyze zoo:qr-keytodoor-d5 --only nested --subclass "key_held == 1 and state.room == 2" --out analysis/k2d
 
 --subclass takes "NAME OP NUMBER [and ...]" (OP: == != < <= > >=) over the ground-truth factors, info["state"]
@@ -57,6 +59,9 @@ def register(sub) -> dict[str, Handler]:
     p_analyze.add_argument("--subclass", default=None, dest="nested_subclass", metavar="PREDICATE",
                            help='the nested-manifold sub-class, over ground-truth factors, e.g. "state.key_held == 1" '
                            "(default: the env family's)")  # fmt: skip
+    p_analyze.add_argument("--untrained", action="store_true",
+                           help="analyse the checkpoint's network with fresh weights (same class, hyperparameters "
+                           "and seed): the control for what training changed")  # fmt: skip
     add_threads(p_analyze, "torch and BLAS threads")
     return {"analyze": _cmd_analyze}
 
@@ -70,6 +75,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     report = analyze_checkpoint(args.checkpoint, env_id=args.env_id, env_kwargs=parse_settings(args.set),
                                 states=args.states, compare=args.compare, out_dir=args.out, seed=args.seed,
                                 episodes=args.episodes, threads=args.threads, only=args.only,
+                                untrained=args.untrained,
                                 **{k: v for k, v in settings.items() if v is not None})  # fmt: skip
     print(f"wrote {report}")
     return 0
