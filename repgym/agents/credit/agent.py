@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from repgym.agents.averaging import average_into, averaged_copy
 from repgym.agents.base import Agent, EnvLike
 from repgym.agents.callbacks import as_callback
 from repgym.agents.credit.config import RudderConfig
@@ -107,10 +108,10 @@ class RudderAgent(Agent):
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         # The Q-network that acts greedily (predict, evaluation, analysis): a running average of the trained one's
         # weights (q_averaging); exploration during training acts with the trained one.
-        self.averaged_q = copy.deepcopy(self.q_net).requires_grad_(False)
+        self.averaged_q = averaged_copy(self.q_net)
         # The predictor that redistributes, remembers and acts: a running average of the trained one's weights, so
         # that the credit does not jitter with each gradient step on noisy returns.
-        self.averaged_predictor = copy.deepcopy(self.predictor).requires_grad_(False)
+        self.averaged_predictor = averaged_copy(self.predictor)
         params, grads = flatten_parameters(self.q_net)
         self.q_optimizer = FlatAdam(params, grads, cfg.learning_rate, dqn_config.optimizer_eps)
         self.predictor_optimizer = torch.optim.Adam(self.predictor.parameters(), lr=cfg.predictor_lr)
@@ -230,10 +231,7 @@ class RudderAgent(Agent):
             if cfg.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.predictor.parameters(), cfg.max_grad_norm)
             self.predictor_optimizer.step()
-            with torch.no_grad():
-                for average, trained in zip(self.averaged_predictor.parameters(), self.predictor.parameters(),
-                                            strict=True):  # fmt: skip
-                    average.lerp_(trained, 1.0 - cfg.predictor_averaging)
+            average_into(self.averaged_predictor, self.predictor, cfg.predictor_averaging)
             for i, error in zip(chosen, errors.detach().cpu().tolist(), strict=True):
                 store.episodes[i].error = error
             self.n_predictor_updates += 1
@@ -277,9 +275,7 @@ class RudderAgent(Agent):
             if cfg.max_grad_norm is not None:
                 self.q_optimizer.clip_grad_norm_(cfg.max_grad_norm)
             self.q_optimizer.step()
-            with torch.no_grad():
-                for average, trained in zip(self.averaged_q.parameters(), self.q_net.parameters(), strict=True):
-                    average.lerp_(trained, 1.0 - cfg.q_averaging)
+            average_into(self.averaged_q, self.q_net, cfg.q_averaging)
             self.n_updates += 1
             self._losses["q"][0] += float(loss.detach())
             self._losses["q"][1] += 1

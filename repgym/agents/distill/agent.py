@@ -125,19 +125,25 @@ class DistilledPolicyAgent(Agent):
         is not needed (moves are legal by construction)."""
         boards, single = self.boards_from_observation(observation)
         labels = rules.label_groups(boards, self.config)
-        was_training = self.net.training
-        self.net.eval()
+        net = self.acting_net
+        was_training = net.training
+        net.eval()
         try:
             with torch.inference_mode():
-                logits = self.net(policy_planes(boards, self.config, labels))
+                logits = net(policy_planes(boards, self.config, labels))
         finally:
-            self.net.train(was_training)
+            net.train(was_training)
         actions = best_moves(logits, labels) if deterministic else sample_moves(logits, labels, self.rng)
         return (actions[0] if single else actions), state
 
+    @property
+    def acting_net(self) -> PolicyNet:
+        """The network that acts: the trained one, or the running average of its weights (``policy_averaging``)."""
+        return self._dagger.acting_net  # type: ignore[return-value]
+
     def latent_modules(self) -> dict[str, torch.nn.Module]:
-        """The policy network's layers: ``policy.conv0`` .. ``policy.conv{blocks}``, ``policy.logits``."""
-        return {f"policy.{name}": m for name, m in self.net.layers().items()}
+        """The acting policy network's layers: ``policy.conv0`` .. ``policy.conv{blocks}``, ``policy.logits``."""
+        return {f"policy.{name}": m for name, m in self.acting_net.layers().items()}
 
     # -- checkpoint hooks (see repgym.agents.base): network, optimiser, random state, counters. The labelled
     # positions and the games in progress are not saved: resumed training starts new games with an empty store.
@@ -150,7 +156,10 @@ class DistilledPolicyAgent(Agent):
                 "updates": self._dagger.updates}  # fmt: skip
 
     def _save_tensors(self) -> dict[str, Any]:
-        return {"policy_net": self.net.state_dict(), "optimizer": self._dagger.optimizer.state_dict()}
+        tensors = {"policy_net": self.net.state_dict(), "optimizer": self._dagger.optimizer.state_dict()}
+        if self.acting_net is not self.net:
+            tensors["averaged_policy_net"] = self.acting_net.state_dict()
+        return tensors
 
     @classmethod
     def _rebuild_kwargs(cls, checkpoint: Checkpoint) -> dict[str, Any]:
@@ -162,6 +171,8 @@ class DistilledPolicyAgent(Agent):
         if recorded != self.config:
             raise ValueError(f"checkpoint {checkpoint.path} was trained on other rules than this env's")
         self.net.load_state_dict(tensors["policy_net"])
+        if self.acting_net is not self.net:  # a checkpoint from before averaging starts it at the trained weights
+            self.acting_net.load_state_dict(tensors.get("averaged_policy_net", tensors["policy_net"]))
         if "optimizer" in tensors:
             self._dagger.optimizer.load_state_dict(tensors["optimizer"])
         if meta.get("rng_state"):

@@ -25,8 +25,12 @@ class DistillConfig:
     mix_steps: int = 50_000  # moves over which the teacher's share falls
     epsilon: float = 0.05  # probability of a uniformly random move while collecting (more varied positions)
     max_grad_norm: float = 10.0  # gradient clipping
+    policy_averaging: float = 0.0  # acting weights <- this * themselves + (1 - this) * the trained ones after each
+    #                                update (Polyak averaging; 0: act with the trained weights)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.policy_averaging < 1.0:
+            raise ValueError(f"policy_averaging must be in [0, 1), got {self.policy_averaging}")
         for name in ("teacher_mix_start", "teacher_mix_end", "epsilon"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

@@ -22,6 +22,7 @@ from collections import deque
 import numpy as np
 import torch
 
+from repgym.agents.averaging import average_into, averaged_copy
 from repgym.agents.distill.config import DistillConfig
 from repgym.agents.distill.network import PolicyNet, policy_planes
 from repgym.agents.lookahead.afterstates import candidates
@@ -135,6 +136,9 @@ class Dagger:
         max_steps: int | None = None,
     ) -> None:
         self.net = net
+        # The network that acts (the student's own moves here, predict and analysis in the agent): the trained one,
+        # or a running average of its weights with policy_averaging > 0.
+        self.acting_net = averaged_copy(net) if hp.policy_averaging > 0 else net
         self.config = config
         self.hp = hp
         self.rng = rng
@@ -191,7 +195,7 @@ class Dagger:
         return int(playing.size)
 
     def student_moves(self, boards: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        net, was_training = self.net, self.net.training
+        net, was_training = self.acting_net, self.acting_net.training
         net.eval()
         with torch.inference_mode():
             logits = net(policy_planes(boards, self.config, labels))
@@ -224,6 +228,8 @@ class Dagger:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.hp.max_grad_norm)
         self.optimizer.step()
+        if self.acting_net is not self.net:
+            average_into(self.acting_net, self.net, self.hp.policy_averaging)
         self.updates += 1
         self.last_loss = float(loss.item())
         return self.last_loss

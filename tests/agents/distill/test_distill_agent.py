@@ -129,6 +129,26 @@ def test_save_load_predict_and_latents(teacher_path, tmp_path) -> None:
     assert list(agent.latent_modules()) == ["policy.conv0", "policy.conv1", "policy.conv2", "policy.logits"]
 
 
+def test_policy_averaging_acts_with_averaged_weights_that_survive_save_and_load(teacher_path, tmp_path) -> None:
+    agent = make_agent("distill", "repgym/BubbleBreaker-v0", env_kwargs=TINY, seed=1, teacher=str(teacher_path),
+                       policy_averaging=0.9, **STUDENT_NET)  # fmt: skip
+    agent.learn(600)
+    trained, acting = agent._dagger.net, agent.acting_net
+    assert acting is not trained and agent._dagger.updates > 0
+    assert not all(torch.equal(a, b) for a, b in zip(acting.parameters(), trained.parameters(), strict=True))
+    assert agent.latent_modules()["policy.logits"] is acting.logits  # analysers read the network that acts
+    agent.save(tmp_path / "d")
+    loaded = load_agent(tmp_path / "d")
+    for name, value in acting.state_dict().items():
+        assert torch.equal(loaded.acting_net.state_dict()[name], value), name
+    for name, value in trained.state_dict().items():
+        assert torch.equal(loaded._dagger.net.state_dict()[name], value), name
+    batch = np.stack([agent.env.reset(seed=s)[0] for s in range(6)])
+    assert np.array_equal(loaded.predict(batch)[0], agent.predict(batch)[0])
+    with pytest.raises(ValueError, match=r"policy_averaging must be in \[0, 1\)"):
+        make_agent("distill", "repgym/BubbleBreaker-v0", env_kwargs=TINY, policy_averaging=1.0)
+
+
 def test_clear_errors() -> None:
     no_teacher = make_agent("distill", "repgym/BubbleBreaker-v0", env_kwargs=TINY, seed=0, **STUDENT_NET)
     with pytest.raises(ValueError, match="learns from a teacher"):
