@@ -34,7 +34,10 @@ def figure(rows: Table) -> Figure | None:
         ax = fig.add_subplot(len(pairs), 2, 2 * k + 1)
         ax.hist(degree[np.isfinite(degree)], bins=30, color="tab:blue")
         ax.set_title(f"{short(lower, 20)} → {short(higher, 20)}", fontsize=7)
-        ax.set_xlabel("composition degree (lower units carrying q of a unit)", fontsize=7)
+        share = rows.filter(layer=higher, metric="mean_composition_degree", params_source_layer=lower)
+        q = next((r.params.get("q") for r in share), None)
+        carried = f"{q:.0%}" if q is not None else "most"
+        ax.set_xlabel(f"composition degree (lower units carrying {carried} of a unit's input)", fontsize=7)
         ax = fig.add_subplot(len(pairs), 2, 2 * k + 2)
         ax.plot(np.sort(coverage)[::-1], color="tab:orange")
         ax.set_ylim(0, 1.02)
