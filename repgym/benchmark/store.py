@@ -33,7 +33,6 @@ import platform
 import random
 import sqlite3
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -339,31 +338,36 @@ class LeaderboardStore:
     def schema_version(self) -> int:
         return int(self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
 
-    def copy_to(self, dest: str | os.PathLike) -> Path:
-        """Write a consistent copy of the whole database to ``dest`` (one file, no WAL beside it) and return its
-        path: SQLite's online backup, so rows that a running ``repgym bench`` adds meanwhile are either in the copy
-        or not, never half. ``dest`` is replaced only once the copy is complete; it must not be this database."""
+    def copy_to(self, dest: str | os.PathLike) -> tuple[Path, int]:
+        """Write a consistent copy of the whole database to ``dest`` (one file, no WAL beside it); returns its path
+        and the result rows it holds. SQLite's online backup: rows that a running ``repgym bench`` adds meanwhile are
+        either in the copy or not, never half. ``dest`` is replaced only once the copy is complete; it must not be
+        this database, a folder, or a database some process still has open (its WAL or journal beside it)."""
         dest = Path(dest).expanduser()
+        if dest.is_dir():
+            raise LeaderboardError(f"{dest} is a folder; --copy-to names the file to write")
         if dest.exists() and dest.resolve() == self.path.resolve():
             raise LeaderboardError(f"cannot copy {self.path} onto itself; name another file")
+        for suffix in ("-wal", "-shm", "-journal"):
+            if Path(f"{dest}{suffix}").exists():
+                raise LeaderboardError(f"{dest} is a database in use ({dest.name}{suffix} lies beside it); close it "
+                                       "or name another file")  # fmt: skip
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-        os.close(fd)
+        tmp = dest.parent / f".{dest.name}.{os.getpid()}.{random.getrandbits(32):08x}"
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # an ordinary file: the umask applies
         try:
             target = sqlite3.connect(tmp)
             try:
                 self._retry(lambda: self._conn.backup(target))
                 target.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, fit to share or commit
+                rows = int(target.execute("SELECT COUNT(*) FROM results").fetchone()[0])
             finally:
                 target.close()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # an ordinary file (mkstemp's is private to its owner)
             os.replace(tmp, dest)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
-        return dest
+        return dest, rows
 
     def close(self) -> None:
         self._conn.close()

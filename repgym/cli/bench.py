@@ -216,6 +216,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.leaderboard_command == "submit":
         from repgym.benchmark.submit import submit_recording
 
+        if args.copy_to:
+            raise ValueError("--copy-to copies a database; run it on its own, not with submit")
+
         with LeaderboardStore(args.db) as store:
             for path in args.recordings:
                 s = submit_recording(path, store)
@@ -234,9 +237,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         if args.env or args.out or args.format != "table":
             raise ValueError("--copy-to copies the whole database; drop --env, --format and --out")
         with LeaderboardStore(args.db, read_only=True) as store:
-            dest = store.copy_to(args.copy_to)
-            rows = len(store.rows(status=None))
-        print(f"copied {store.path} ({rows} rows) to {dest}")
+            dest, rows = store.copy_to(args.copy_to)
+        print(f"copied {store.path} ({rows} result row{'s' if rows != 1 else ''}) to {dest}")
         return 0
     envs = select_envs(args.env) if args.env else None
     with LeaderboardStore(args.db, read_only=True) as store:  # reading never creates or converts a file

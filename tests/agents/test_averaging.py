@@ -26,5 +26,5 @@ def test_average_moves_a_fixed_fraction_toward_the_trained_weights() -> None:
     average_into(average, trained, keep=0.0)
     for mine, theirs in zip(average.parameters(), trained.parameters(), strict=True):
         assert torch.equal(mine, theirs)
-    with pytest.raises(ValueError, match=r"keep must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"keep must be in \[0, 1\)"):
         average_into(average, trained, keep=1.5)

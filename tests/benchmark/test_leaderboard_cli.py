@@ -55,7 +55,7 @@ def test_a_copied_database_resumes_where_the_original_stopped(db, tmp_path, caps
     copy = tmp_path / "results" / "suite.sqlite"
     capsys.readouterr()
     assert main(["leaderboard", "--db", db, "--copy-to", str(copy)]) == 0
-    assert f"(4 rows) to {copy}" in capsys.readouterr().out
+    assert f"(4 result rows) to {copy}" in capsys.readouterr().out
     assert main(_bench(str(copy), "--dry-run")) == 0  # every job of the copy is finished: nothing left to run
     assert "0 of 4 jobs to run" in capsys.readouterr().out
     assert main(["leaderboard", "--db", db, "--copy-to", str(copy), "--env", "Umbrella-v0"]) == 2

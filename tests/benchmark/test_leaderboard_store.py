@@ -238,10 +238,23 @@ def test_a_copy_holds_every_row_of_a_live_database_in_one_file(tmp_path):
         db.add_result(_row("a"))
         db.add_result(_row("b", status="failed", error="boom"))
         assert (tmp_path / "lb.sqlite-wal").exists()  # the rows may sit in the WAL, not yet in the main file
-        dest = db.copy_to(tmp_path / "shared" / "copy.sqlite")
+        dest, rows = db.copy_to(tmp_path / "shared" / "copy.sqlite")
         with pytest.raises(LeaderboardError, match="onto itself"):
             db.copy_to(tmp_path / "lb.sqlite")
-    assert dest == tmp_path / "shared" / "copy.sqlite"
+        with pytest.raises(LeaderboardError, match="is a folder"):
+            db.copy_to(tmp_path / "shared")
+        with LeaderboardStore(tmp_path / "other.sqlite") as other:  # another database, open and written to
+            other.add_result(_row("c"))
+            with pytest.raises(LeaderboardError, match=r"in use \(other.sqlite-wal lies beside it\)"):
+                db.copy_to(tmp_path / "other.sqlite")
+    assert dest == tmp_path / "shared" / "copy.sqlite" and rows == 2
+    old_umask = os.umask(0o027)
+    try:
+        with LeaderboardStore(dest, read_only=True) as copy:
+            private, _ = copy.copy_to(tmp_path / "private.sqlite")
+    finally:
+        os.umask(old_umask)
+    assert private.stat().st_mode & 0o777 == 0o640  # the umask decides, as for any new file
     assert not Path(f"{dest}-wal").exists() and sorted(p.name for p in dest.parent.iterdir()) == ["copy.sqlite"]
     with LeaderboardStore(dest, read_only=True) as copy:
         assert [(r["job_key"], r["status"]) for r in copy.rows(status=None)] == [("a", "ok"), ("b", "failed")]

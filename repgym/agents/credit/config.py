@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from repgym.agents.averaging import check_keep
 from repgym.agents.distributional.config import HEADS, DQNConfig, _int_tuple
 
 _TUPLE_FIELDS = ("encoder_arch", "cnn_channels", "q_arch")
@@ -91,9 +92,11 @@ class RudderConfig:
         for name in ("final_step_weight", "lesson_priority"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("exploration_initial_eps", "exploration_final_eps", "predictor_averaging", "q_averaging"):
+        for name in ("exploration_initial_eps", "exploration_final_eps"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("predictor_averaging", "q_averaging"):
+            check_keep(name, getattr(self, name))
         self.dqn_config()  # the head's own checks (n_expectiles odd, v_min < v_max...)
 
     @classmethod

@@ -139,7 +139,7 @@ class DistilledPolicyAgent(Agent):
     @property
     def acting_net(self) -> PolicyNet:
         """The network that acts: the trained one, or the running average of its weights (``policy_averaging``)."""
-        return self._dagger.acting_net  # type: ignore[return-value]
+        return self._dagger.acting_net
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """The acting policy network's layers: ``policy.conv0`` .. ``policy.conv{blocks}``, ``policy.logits``."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from repgym.agents.averaging import check_keep
+
 
 @dataclass
 class DistillConfig:
@@ -26,11 +28,11 @@ class DistillConfig:
     epsilon: float = 0.05  # probability of a uniformly random move while collecting (more varied positions)
     max_grad_norm: float = 10.0  # gradient clipping
     policy_averaging: float = 0.0  # acting weights <- this * themselves + (1 - this) * the trained ones after each
-    #                                update (Polyak averaging; 0: act with the trained weights)
+    #                                update (Polyak averaging; 0: act with the trained weights, and a checkpoint's
+    #                                averaged weights are not loaded)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.policy_averaging < 1.0:
-            raise ValueError(f"policy_averaging must be in [0, 1), got {self.policy_averaging}")
+        check_keep("policy_averaging", self.policy_averaging)
         for name in ("teacher_mix_start", "teacher_mix_end", "epsilon"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
