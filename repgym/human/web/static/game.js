@@ -271,5 +271,16 @@
     }
     playerEl.value = saved;
   }
+  // Leaving the page ends its session at once (the server records a disconnect). Browsers may keep a page they
+  // leave in their back/forward cache instead of closing it, socket and all; coming back to it starts a new session.
+  window.addEventListener("pagehide", () => {
+    if (!socket) return;
+    socket.onclose = null;
+    socket.close();
+    socket = null;
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) connect();
+  });
   connect();
 })();
