@@ -44,6 +44,7 @@ from rich.table import Table
 
 import repgym
 from repgym.analysis.gravity_shift import THRESHOLD_FRACTION, Curve, evaluate_return, learn_with_evaluations
+from repgym.analysis.report import short
 from repgym.analysis.seed_stats import mean_ci
 
 SCRATCH, FULL, HEAD_ONLY = "scratch", "full", "head-only"
@@ -380,7 +381,8 @@ def curves_figure(result: TransferResult) -> Figure:
     ax.set_ylabel(f"mean return ({result.config.eval_episodes} eval episodes)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"{result.config.source} -> {result.target['id']} {result.target['kwargs'] or ''}", fontsize=10)
+    source = short(str(result.config.source), 40)  # a long checkpoint path would push the target out of the figure
+    ax.set_title(f"{source} -> {result.target['id']} {result.target['kwargs'] or ''}", fontsize=10)
     return fig
 
 
