@@ -153,5 +153,23 @@ class HiddenSequenceEnv(DelayedGameEnv):
             dist = new
         return float(dist[length])
 
+    def discovery_bound(self, presses: int) -> float:
+        """Upper bound on the probability that a policy which does not read the secret has opened the lock within
+        ``presses`` presses (over episodes of ``max_steps``), for a secret drawn uniformly from every sequence.
+
+        Before its first success a policy sees nothing that depends on the secret (the observation is only its own
+        steps and presses), so its presses are fixed in advance, and a success needs the last ``delay + 1`` presses
+        to equal the secret. Each press with at least ``delay`` presses before it in its episode completes one
+        window of ``delay + 1`` presses, so at most that many of the ``buttons ** (delay + 1)`` secrets can have been
+        met. A press order that tests a new window with every press (a De Bruijn sequence) comes near the bound (the
+        lock's reset rule misses some overlapping starts); a learner can only be slower, so on long sequences no
+        learner meets a success target of s before it has pressed about s times the secrets' worth of windows."""
+        presses = check_int("presses", presses, 0)
+        length = len(self.sequence)
+        per_episode = max(0, self.max_steps - length + 1)
+        full, rest = divmod(presses, self.max_steps)
+        windows = full * per_episode + max(0, rest - length + 1)
+        return min(1.0, windows / float(self.buttons) ** length)
+
     def keyboard_controls(self) -> dict[str, tuple[int, str]]:
         return {BUTTON_KEYS[b]: (b, f"button {b + 1}") for b in range(self.buttons)}

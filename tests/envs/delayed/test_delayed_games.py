@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 import repgym  # noqa: F401  (registers the ids)
 from repgym.benchmark.baseline_policies import BaselineAgent
+from repgym.envs.delayed.hidden_sequence import HiddenSequenceEnv
 from repgym.envs.delayed.registration import DELAYED_ENVS
 from repgym.runs import EvalProtocol, EvalResult, play
 
@@ -118,6 +121,30 @@ def test_documented_random_baselines() -> None:
         exact = env.unwrapped.random_success_probability()
         measured = evaluate(env, "random", 2000, seed=2).success_rate
         assert measured == pytest.approx(exact, abs=3 * np.sqrt(exact * (1 - exact) / 2000) + 1e-3)
+
+
+def test_hidden_sequence_discovery_bound_holds_and_is_attained() -> None:
+    """Over every secret of a small lock, a fixed press order opens at most the bound's share of them within N
+    presses; an order that tests a new window with every press (a De Bruijn sequence) comes close to it."""
+    delay, buttons, max_steps = 2, 2, 10  # secrets of 3 presses, 8 of them; 8 windows per 10-press episode
+    de_bruijn = [0, 0, 0, 1, 0, 1, 1, 1, 0, 0]  # B(2, 3), wrapped: every 3-press window once
+    naive = [0] * max_steps
+    for presses in (0, 2, 3, 5, 10):
+        for order in (de_bruijn, naive):
+            opened = 0
+            for secret in itertools.product(range(buttons), repeat=delay + 1):
+                env = HiddenSequenceEnv(delay=delay, buttons=buttons, max_steps=max_steps)
+                env.sequence = secret
+                env.reset(seed=0)
+                opened += any(env.step(b)[2] for b in order[:presses])
+            bound = HiddenSequenceEnv(delay=delay, buttons=buttons, max_steps=max_steps).discovery_bound(presses)
+            assert opened / buttons ** (delay + 1) <= bound + 1e-12
+            if order is de_bruijn and presses == max_steps:
+                assert opened >= 6  # of the 8 windows: the lock's reset rule misses overlapping starts like 0-0-1
+    long = HiddenSequenceEnv(delay=10, buttons=4)  # 30 presses an episode, 20 windows, 4**11 secrets
+    assert long.discovery_bound(50_000) == pytest.approx((1666 * 20 + 10) / 4**11)
+    with pytest.raises(ValueError, match="presses"):
+        long.discovery_bound(-1)
 
 
 @pytest.mark.filterwarnings("ignore:.*render_mode")
