@@ -31,7 +31,8 @@ with an optional condition ``@FACTOR2<op>VALUE`` (op one of >= <= == != > <) res
 With ``--controller-generations G`` (off by default) every model is also judged by what it is for in the
 World Models pipeline: a linear controller on ``[z, h]`` (V's z and M's hidden state) is trained by CMA-ES in the
 real env (``--controller-popsize`` candidates a generation, each scored on ``--controller-episodes-per-candidate``
-episodes, the same seeds for all candidates of a generation) and then played greedily on ``--controller-episodes``
+episodes, the same seeds for all candidates of a generation; ``--controller-select mean`` keeps the search's
+distribution mean instead of its luckiest candidate) and then played greedily on ``--controller-episodes``
 real episodes from the run protocol's seeds (:data:`repgym.runs.DEFAULT_FIRST_SEED` + i), next to uniformly random
 actions and every constant action (discrete actions: what a controller that ignores its input can reach) on the same
 episodes: ``controller_return`` (mean, std, success rate where the env reports it, the env
@@ -389,7 +390,7 @@ def controller_settings(args: argparse.Namespace, dream: bool) -> dict[str, Any]
     (dream) the temperature."""
     out = {"popsize": args.controller_popsize, "sigma0": args.controller_sigma,
            "episodes_per_candidate": args.controller_episodes_per_candidate, "use_hidden": True,
-           "controller_hidden": 0}  # fmt: skip
+           "controller_hidden": 0, "select": args.controller_select}  # fmt: skip
     out["generations"] = args.dream_generations if dream else args.controller_generations
     if dream:
         out["tau"] = args.dream_tau
@@ -458,6 +459,8 @@ def train_controller(
             raise ValueError(f"{out} holds a controller trained with other settings {clash} (old, new); delete it "
                              "or give its settings")  # fmt: skip
         agent.config.workers = args.controller_workers
+        if agent.search is not None:
+            agent.select(settings["select"])  # which controller to play does not change the search
     else:
         vision, _ = checkpoint.load_vision(folder / "vision")
         if not checkpoint.exists(folder / "memory"):
@@ -465,7 +468,7 @@ def train_controller(
         memory, _ = checkpoint.load_memory(folder / "memory")
         encoded = encode_episodes(vision, world.episodes, world.env.action_space)
         starts = torch.stack([e.codes[0] if e.codes is not None else e.z[0] for e in encoded]).numpy()
-        hp = {k: settings[k] for k in CONTROLLER_SEARCH}
+        hp = {k: settings[k] for k in (*CONTROLLER_SEARCH, "select")}
         hp.update(workers=args.controller_workers, dream=dream, tau=1.0 if args.dream_tau is None else args.dream_tau)
         longest = max(len(e) for e in world.episodes)
         agent = WorldModelAgent.from_world(world.env, vision, memory, starts, longest, args.seed,
@@ -474,7 +477,7 @@ def train_controller(
     if done < settings["generations"]:
         agent.train_controller(settings["generations"] - done, None, dream, args.dream_tau if dream else None,
                                not args.no_progress, callback=lambda a: a.save(out))  # fmt: skip
-        agent.save(out)
+    agent.save(out)  # also after a new --controller-select: the checkpoint is the controller played below
     search = agent.search
     real = real_episodes(world.env, agent.world, agent.controller, args.controller_episodes, DEFAULT_FIRST_SEED,
                          agent.config.max_episode_steps)  # fmt: skip
@@ -682,6 +685,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--controller-episodes-per-candidate", type=int, default=1,
                    help="episodes averaged per candidate's score (default: 1)")  # fmt: skip
     p.add_argument("--controller-sigma", type=float, default=0.1, help="CMA-ES initial step size (default: 0.1)")
+    p.add_argument("--controller-select", choices=("best", "mean"), default="best",
+                   help="the controller played after the search: the best-scoring candidate seen, or the "
+                   "CMA-ES distribution mean (less favoured by lucky episodes when fitness is noisy; default: best)",
+                   )  # fmt: skip
     p.add_argument("--controller-episodes", type=int, default=30, help="greedy real evaluation episodes of each "
                    f"controller and of random actions, seeds {DEFAULT_FIRST_SEED:,} + i (default: 30)")  # fmt: skip
     p.add_argument("--controller-workers", type=int, default=0, help="CMA-ES worker processes; 0 = in process "

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from repgym.agents import load_agent
 from repgym.worlds.data import Episode, save_shard
 
 
@@ -124,6 +125,16 @@ def test_controller_stage_writes_returns_and_is_skipped_on_rerun(bench, tmp_path
     bench.main([*base, *control[:4], "--controller-generations", "2"])  # more generations: the search goes on
     c2 = json.loads((run / "results.json").read_text())["models"]["vae"]["controller_return"]
     assert c2["generations"] == 2 and c2["env_steps"] > c["env_steps"] and c2["cpu_seconds"] >= c["cpu_seconds"]
+    assert c2["settings"]["select"] == "best"
+
+    bench.main([*base, *control[:4], "--controller-generations", "2", "--controller-select", "mean"])
+    c3 = json.loads((run / "results.json").read_text())["models"]["vae"]["controller_return"]
+    assert c3["settings"]["select"] == "mean" and c3["generations"] == 2  # replayed with the mean, no new search
+    assert c3["env_steps"] == c2["env_steps"]
+    mean = load_agent(run / "models" / "vae" / "controller")
+    assert mean.config.select == "mean"
+    assert np.allclose(mean.controller.get_flat(), mean.search.mean, atol=1e-6)  # float32 weights
+    assert not np.allclose(mean.search.mean, mean.search.best)
 
 
 def test_no_controller_stage_by_default(bench) -> None:

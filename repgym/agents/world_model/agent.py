@@ -240,8 +240,18 @@ class WorldModelAgent(Agent):
                 pool, self.controller.get_flat(), c.sigma0, done_gens + generations if by_gens else 10**9,
                 c.popsize, self.seed or 0, start, done_steps + steps if steps is not None else None, after,
             )  # fmt: skip
-        self.controller.set_flat(self.search.best if c.select == "best" else self.search.mean)
+        self.select(c.select)
         return self.search
+
+    def select(self, which: str) -> None:
+        """Play the search's best-scoring candidate (``"best"``) or its distribution mean (``"mean"``) from now on:
+        with noisy fitness the best candidate is partly the luckiest, the mean is not. Needs a search."""
+        if which not in ("best", "mean"):
+            raise ValueError(f"select must be 'best' or 'mean', got {which!r}")
+        if self.search is None:
+            raise ValueError("no controller search yet: train_controller() first")
+        self.config.select = which
+        self.controller.set_flat(self.search.best if which == "best" else self.search.mean)
 
     @classmethod
     def from_world(
