@@ -53,6 +53,7 @@ from repgym.agents.distributional.heads import make_head
 from repgym.agents.distributional.optim import FlatAdam, flatten_parameters
 from repgym.agents.distributional.rollout import has_action_masks
 from repgym.agents.logger import RunLogger
+from repgym.agents.schedules import linear_schedule
 from repgym.runs import Checkpoint
 
 RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]  # h, c (1, n, hidden) and the last prediction (1, n, 1)
@@ -147,8 +148,8 @@ class RudderAgent(Agent):
     def exploration_rate(self) -> float:
         """Epsilon at the current step: linear from ``exploration_initial_eps`` to ``exploration_final_eps``."""
         cfg = self.config
-        frac = min(1.0, self.num_timesteps / cfg.exploration_steps)
-        return cfg.exploration_initial_eps + frac * (cfg.exploration_final_eps - cfg.exploration_initial_eps)
+        return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, self.num_timesteps,
+                               cfg.exploration_steps)  # fmt: skip
 
     # -- learning --------------------------------------------------------------------------------------------------
 

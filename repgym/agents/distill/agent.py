@@ -16,6 +16,7 @@ from repgym.agents.distill.network import PolicyNet, policy_planes
 from repgym.agents.logger import RunLogger
 from repgym.agents.lookahead.agent import env_rules, load_value, observed_boards
 from repgym.agents.lookahead.engine import make_engine
+from repgym.agents.schedules import linear_schedule
 from repgym.envs.bubble import rules
 from repgym.envs.bubble.rules import BubbleConfig
 from repgym.runs import Checkpoint
@@ -87,8 +88,8 @@ class DistilledPolicyAgent(Agent):
         end = self.num_timesteps + int(total_timesteps)
         with learning_session(self, total_timesteps, callback, progress_bar, self.log_dir) as callbacks:
             while self.num_timesteps < end:
-                progress = min(1.0, self.num_timesteps / hp.mix_steps)
-                self.teacher_mix = hp.teacher_mix_start + (hp.teacher_mix_end - hp.teacher_mix_start) * progress
+                self.teacher_mix = linear_schedule(hp.teacher_mix_start, hp.teacher_mix_end, self.num_timesteps,
+                                                   hp.mix_steps)  # fmt: skip
                 games_before = dagger.games_finished
                 self.num_timesteps += dagger.step(self.teacher_mix)
                 if self.logger is not None and dagger.games_finished // 20 > games_before // 20:

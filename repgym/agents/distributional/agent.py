@@ -40,6 +40,7 @@ from repgym.agents.distributional.optim import FlatAdam, flatten_parameters
 from repgym.agents.distributional.replay import NStepWindow, ReplayBuffer
 from repgym.agents.distributional.rollout import EpisodeStats, Rollout, has_action_masks
 from repgym.agents.logger import RunLogger
+from repgym.agents.schedules import linear_schedule
 from repgym.runs import Checkpoint
 
 AGENT_NAMES = {"c51": "c51-dqn", "qr": "qr-dqn", "expectile": "expectile-dqn", "mean": "dqn"}
@@ -188,8 +189,8 @@ class DistributionalDQN(Agent):
     def exploration_rate(self) -> float:
         """Epsilon at the current step: linear from ``exploration_initial_eps`` to ``exploration_final_eps``."""
         cfg = self.config
-        frac = min(1.0, self.num_timesteps / cfg.exploration_steps)
-        return cfg.exploration_initial_eps + frac * (cfg.exploration_final_eps - cfg.exploration_initial_eps)
+        return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, self.num_timesteps,
+                               cfg.exploration_steps)  # fmt: skip
 
     # -- learning --------------------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from repgym.agents.lookahead.afterstates import best_per_board, candidates
 from repgym.agents.lookahead.engine import make_engine
 from repgym.agents.lookahead.training import LookaheadConfig, SelfPlay, calibrate_scale
 from repgym.agents.lookahead.value import ValueFunction, ValueNet, encode, input_planes
+from repgym.agents.schedules import linear_schedule
 from repgym.envs.bubble.rules import BubbleConfig
 from repgym.runs import Checkpoint
 
@@ -126,8 +127,8 @@ class LookaheadAgent(Agent):
         end = self.num_timesteps + int(total_timesteps)
         with learning_session(self, total_timesteps, callback, progress_bar, self.log_dir) as callbacks:
             while self.num_timesteps < end:
-                progress = min(1.0, self.num_timesteps / hp.exploration_steps)
-                self.exploration_rate = hp.epsilon_start + (hp.epsilon_end - hp.epsilon_start) * progress
+                self.exploration_rate = linear_schedule(hp.epsilon_start, hp.epsilon_end, self.num_timesteps,
+                                                        hp.exploration_steps)  # fmt: skip
                 games_before = trainer.games_finished
                 self.num_timesteps += trainer.step(self.exploration_rate)
                 if self.logger is not None and trainer.games_finished // 10 > games_before // 10:
