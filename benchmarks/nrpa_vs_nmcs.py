@@ -12,6 +12,9 @@ protocol. Issue 18's targets: NRPA >= 1.10 x NMCS-2 at 60 s per board; NRPA >= 7
     python benchmarks/nrpa_vs_nmcs.py --time 5 --boards 0,1,2           # a quick look
     nice -n 5 python benchmarks/nrpa_vs_nmcs.py --time 60 --json nrpa_vs_nmcs_60s.json
     python benchmarks/nrpa_vs_nmcs.py --time 300 --workers 2 --no-nmcs --json nrpa_300s.json
+    python benchmarks/nrpa_vs_nmcs.py --time 300 --no-nrpa --json nmcs_300s.json   # NMCS-2's table at 5 minutes
+
+Run again with the same ``--json`` and settings, a stopped run goes on from the boards it had finished.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from repgym.agents.lookahead.solve import make_scoring_env, replay_score, run_se
 from repgym.envs.bubble.boards import load_boards, standard_boards
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time", type=float, default=60.0, help="seconds per board and method (default: 60)")
     parser.add_argument("--board-file", default=None, help="board file (default: the 20 samegame-15x15 positions)")
@@ -44,14 +47,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="NRPA root-parallel processes (default: 1)")
     parser.add_argument("--nmcs-level", type=int, default=2, help="NMCS level (default: 2)")
     parser.add_argument("--no-nmcs", action="store_true", help="run NRPA only")
+    parser.add_argument("--no-nrpa", action="store_true", help="run NMCS only (e.g. its table at another budget)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="write the results here")
-    args = parser.parse_args()
+    parser.add_argument("--json", default=None, help="write the results here; a file from an interrupted run with "
+                        "the same settings is resumed (its finished boards are kept, not played again)")
+    args = parser.parse_args(argv)
+    if args.no_nmcs and args.no_nrpa:
+        parser.error("--no-nmcs and --no-nrpa leave nothing to run")
     sys.stdout.reconfigure(line_buffering=True)  # one line per board as it finishes, also into a log file
 
     boards = load_boards(args.board_file) if args.board_file else standard_boards("samegame-15x15")
     chosen = [int(k) for k in args.boards.split(",")] if args.boards else list(range(len(boards)))
-    methods = {"nrpa": {"level": args.level, "iterations": args.iterations, "workers": args.workers}}
+    methods = {}
+    if not args.no_nrpa:
+        methods["nrpa"] = {"level": args.level, "iterations": args.iterations, "workers": args.workers}
     if not args.no_nmcs:
         methods["nmcs"] = {"level": args.nmcs_level, "playout": "tabu-colour"}
     console = Console()
@@ -61,8 +70,13 @@ def main() -> None:
                      "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")},
         "boards": [],
     }  # fmt: skip
+    done = _resumable_rows(args.json, record["protocol"], console)
     engines: dict = {}
     for n, k in enumerate(chosen):
+        if k in done:
+            record["boards"].append(done[k])
+            console.print(f"board {k}: done earlier, kept")
+            continue
         board = boards[k]
         env = make_scoring_env(args.scoring, board)
         config = env.unwrapped.config
@@ -86,15 +100,43 @@ def main() -> None:
             f"{m} {row[m]['score']:.0f} ({'verified' if row[m]['verified'] else 'REPLAY MISMATCH'}, "
             f"{row[m]['seconds']:.1f} s)" for m in methods))  # fmt: skip
         _totals(record, methods)
-        if args.json:
-            Path(args.json).write_text(json.dumps(record, indent=1))
+        _write(args.json, record)
+    _totals(record, methods)
+    _write(args.json, record)
     _table(console, record, methods, args.time)
+
+
+def _write(path: str | None, record: dict) -> None:
+    """Rewrite the results file whole (a new file renamed over the old, so a run stopped mid-write keeps the
+    previous one)."""
+    if path is not None:
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        os.replace(tmp, path)
+
+
+SAME_RUN = ("time_s", "scoring", "seed", "methods", "board_file")  # what must match for a JSON to be resumed
+
+
+def _resumable_rows(path: str | None, protocol: dict, console: Console) -> dict[int, dict]:
+    """The finished boards of an earlier run written to ``path`` with the same settings, by board index; none
+    when there is no such file. A file from other settings is refused, not overwritten."""
+    if path is None or not Path(path).is_file():
+        return {}
+    old = json.loads(Path(path).read_text())
+    differ = [k for k in SAME_RUN if old.get("protocol", {}).get(k) != protocol[k]]
+    if differ:
+        raise SystemExit(f"{path} holds a run with other settings ({', '.join(differ)}); give another --json")
+    rows = {int(b["board"]): b for b in old.get("boards", [])}
+    if rows:
+        console.print(f"resuming {path}: {len(rows)} board(s) done earlier")
+    return rows
 
 
 def _totals(record: dict, methods: dict) -> None:
     record["totals"] = {m: sum(b[m]["score"] for b in record["boards"]) for m in methods}
     record["all_verified"] = all(b[m]["verified"] for b in record["boards"] for m in methods)
-    if "nmcs" in methods and record["totals"]["nmcs"]:
+    if {"nrpa", "nmcs"} <= set(methods) and record["totals"]["nmcs"]:
         record["ratio"] = record["totals"]["nrpa"] / record["totals"]["nmcs"]
 
 
@@ -103,11 +145,12 @@ def _table(console: Console, record: dict, methods: dict, time_s: float) -> None
     table.add_column("board", justify="right")
     for m in methods:
         table.add_column(m, justify="right")
-    if "nmcs" in methods:
+    both = {"nrpa", "nmcs"} <= set(methods)
+    if both:
         table.add_column("nrpa / nmcs", justify="right")
     for b in record["boards"]:
         cells = [f"{b[m]['score']:.0f}" + ("" if b[m]["verified"] else " (!)") for m in methods]
-        if "nmcs" in methods:
+        if both:
             cells.append(f"{b['nrpa']['score'] / b['nmcs']['score']:.3f}" if b["nmcs"]["score"] else "-")
         table.add_row(str(b["board"]), *cells)
     table.add_section()

@@ -1,0 +1,49 @@
+"""benchmarks/nrpa_vs_nmcs.py: a stopped run resumes from its JSON, and other settings are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+BOARDS = """\
+12312
+23123
+31231
+12312
+
+11223
+31223
+33112
+21131
+"""
+
+
+def test_a_run_resumes_from_its_json_and_refuses_other_settings(benchmark_script, tmp_path: Path, capsys) -> None:
+    bench = benchmark_script("nrpa_vs_nmcs")
+    board_file = tmp_path / "boards.txt"
+    board_file.write_text(BOARDS)
+    out = tmp_path / "run.json"
+    base = ["--board-file", str(board_file), "--time", "0.05", "--level", "1", "--nmcs-level", "1", "--json", str(out)]
+    bench.main([*base, "--boards", "0"])  # as if stopped after the first board
+    first = json.loads(out.read_text())
+    assert [b["board"] for b in first["boards"]] == [0] and first["all_verified"]
+
+    capsys.readouterr()
+    bench.main(base)
+    printed = capsys.readouterr().out
+    assert "board 0: done earlier, kept" in printed
+    record = json.loads(out.read_text())
+    assert [b["board"] for b in record["boards"]] == [0, 1]
+    assert record["boards"][0] == first["boards"][0]  # kept as it was, not played again
+    assert record["totals"]["nrpa"] == sum(b["nrpa"]["score"] for b in record["boards"])
+    assert record["ratio"] == pytest.approx(record["totals"]["nrpa"] / record["totals"]["nmcs"])
+
+    with pytest.raises(SystemExit, match="other settings \\(time_s\\)"):
+        bench.main([*base[:3], "0.1", *base[4:]])
+    nmcs_only = tmp_path / "nmcs.json"
+    bench.main([*base[:-1], str(nmcs_only), "--no-nrpa"])
+    assert set(json.loads(nmcs_only.read_text())["totals"]) == {"nmcs"}
+    with pytest.raises(SystemExit):
+        bench.main([*base, "--no-nrpa", "--no-nmcs"])
