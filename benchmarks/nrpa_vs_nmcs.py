@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-nmcs", action="store_true", help="run NRPA only")
     parser.add_argument("--no-nrpa", action="store_true", help="run NMCS only (e.g. its table at another budget)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="write the results here; a file from an interrupted run with "
-                        "the same settings is resumed (its finished boards are kept, not played again)")
+    parser.add_argument(
+        "--json",
+        default=None,
+        help="write the results here; a file from an interrupted run with "
+        "the same settings is resumed (its finished boards are kept, not played again)",
+    )
     args = parser.parse_args(argv)
     if args.no_nmcs and args.no_nrpa:
         parser.error("--no-nmcs and --no-nrpa leave nothing to run")
