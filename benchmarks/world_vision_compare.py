@@ -36,7 +36,9 @@ distribution mean instead of its luckiest candidate) and then played greedily on
 real episodes from the run protocol's seeds (:data:`repgym.runs.DEFAULT_FIRST_SEED` + i), next to uniformly random
 actions and every constant action (discrete actions: what a controller that ignores its input can reach) on the same
 episodes: ``controller_return`` (mean, std, success rate where the env reports it, the env
-steps the search spent, CPU seconds). ``--dream-tau T`` also trains one in M's dream at temperature T
+steps the search spent, CPU seconds), with ``inputs_zeroed``: the same controller with its input weights zeroed
+(the constant action it falls back on, for continuous actions too) on the same episodes, so what reading
+``[z, h]`` adds shows as the difference. ``--dream-tau T`` also trains one in M's dream at temperature T
 (``--dream-generations``) and plays it in the dream and in the real env (``dream_return``). The controllers live
 in ``models/<model>/controller/`` and ``models/<model>/dream-T/`` (world-model agent checkpoints, loadable with
 ``load_agent``, saved after every generation).
@@ -483,6 +485,7 @@ def train_controller(
                          agent.config.max_episode_steps)  # fmt: skip
     row: dict[str, Any] = {"real": summary(real), "generations": search.generations, "settings": settings,
                            "best_fitness": search.best_fitness, "checkpoint": str(out)}  # fmt: skip
+    row["inputs_zeroed"] = inputs_zeroed_return(agent, world, args)
     if dream:
         task = agent.rollout_task("dream", args.dream_tau)
         env = DreamEnv(agent.memory, task.starts, world.env.action_space, agent.vision, args.dream_tau,
@@ -498,6 +501,14 @@ def train_controller(
         seconds, cpu = seconds + previous.get("seconds", 0.0), cpu + previous.get("cpu_seconds", 0.0)
     row["seconds"], row["cpu_seconds"] = round(seconds, 1), round(cpu, 1)
     return row
+
+
+def inputs_zeroed_return(agent: Any, world: ControllerWorld, args: argparse.Namespace) -> dict[str, Any]:
+    """The controller with its inputs zeroed (:meth:`Controller.inputs_zeroed`: the constant action it falls back
+    on) on the same real episodes: what it gains by reading [z, h] is the difference."""
+    blind = agent.controller.inputs_zeroed()
+    return summary(real_episodes(world.env, agent.world, blind, args.controller_episodes, DEFAULT_FIRST_SEED,
+                                 agent.config.max_episode_steps))  # fmt: skip
 
 
 def controller_stages(
@@ -516,6 +527,9 @@ def controller_stages(
         settings = controller_settings(args, dream)
         if old is not None and old["settings"] == settings and old["real"]["n"] == args.controller_episodes:
             print(f"{label} {spec.name}: {key} done earlier, skipped")
+            if "inputs_zeroed" not in old:  # finished before this was measured: play it now, from the checkpoint
+                agent = load_agent(old["checkpoint"], env=world.env)
+                old["inputs_zeroed"] = inputs_zeroed_return(agent, world, args)
             continue
         print(f"{label} {spec.name}: {key} ({settings['generations']} CMA-ES generations, popsize "
               f"{settings['popsize']})")  # fmt: skip
@@ -567,7 +581,8 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     if controller:
         const = results.get("constant_return")
         best = f"; always action {const['best']}: {_return(const['actions'][const['best']])}" if const else ""
-        header += [f"C real return (random {_return(results.get('random_return'))}{best})", "C env steps, CPU s"]
+        header += [f"C real return (random {_return(results.get('random_return'))}{best})",
+                   "C with its inputs zeroed", "C env steps, CPU s"]  # fmt: skip
     header += [f"C dream τ={t}: dream / real return" for t in taus]
     rows = []
     for name, m in results["models"].items():
@@ -580,7 +595,8 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells += [_codes(m.get("codes")), _fmt(m["z_std"]), f"{m['seconds']:.0f}"]
         if controller:
             c = m.get("controller_return")
-            cells += [_return(c["real"]), f"{c['env_steps']}, {c['cpu_seconds']:.0f}"] if c else ["–", "–"]
+            cells += ([_return(c["real"]), _return(c.get("inputs_zeroed")), f"{c['env_steps']}, {c['cpu_seconds']:.0f}"]
+                      if c else ["–", "–", "–"])  # fmt: skip
         for t in taus:
             d = m.get("dream_return", {}).get(t)
             cells.append(f"{d['dream']['mean']:.2f} / {_return(d['real'])}" if d else "–")

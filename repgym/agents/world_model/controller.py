@@ -76,6 +76,19 @@ class Controller(nn.Module):
             raise ValueError(f"expected {self.num_params} controller parameters, got shape {flat.shape}")
         torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), self.parameters())
 
+    def inputs_zeroed(self) -> Controller:
+        """A copy whose first layer ignores its features (weights zeroed, biases kept): the constant action this
+        controller falls back on. Played next to the controller, it shows how much of its return comes from
+        reading ``[z, h]`` at all."""
+        blind = Controller.from_config(self.config)
+        blind.load_state_dict(self.state_dict())
+        first = self.net if isinstance(self.net, nn.Linear) else self.net[0]
+        target = blind.net if isinstance(blind.net, nn.Linear) else blind.net[0]
+        assert isinstance(first, nn.Linear) and isinstance(target, nn.Linear)
+        with torch.no_grad():
+            target.weight.zero_()
+        return blind
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Raw outputs ``(B, actions)``: logits (Discrete) or pre-squash values (Box)."""
         return self.net(features)

@@ -98,3 +98,17 @@ def test_controller_parameters_and_actions():
     assert space_from_json(space_to_json(box)) == box
     with pytest.raises(ValueError, match="Discrete or Box"):
         Controller(2, spaces.MultiBinary(3))
+
+
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_a_controller_with_its_inputs_zeroed_plays_one_constant_action(hidden: int) -> None:
+    box = spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32))
+    c = Controller(3, box, hidden=hidden)
+    c.set_flat(np.random.default_rng(1).normal(size=c.num_params))
+    before = c.get_flat()
+    blind = c.inputs_zeroed()
+    actions = blind.act(torch.randn(20, 3) * 10)
+    np.testing.assert_allclose(actions, np.repeat(actions[:1], 20, axis=0), atol=1e-6)  # whatever the features
+    np.testing.assert_allclose(actions[0], c.act(torch.zeros(1, 3))[0], atol=1e-6)  # = the controller at zero input
+    np.testing.assert_array_equal(c.get_flat(), before)  # the controller itself is untouched
+    assert not np.allclose(c.act(torch.randn(20, 3) * 10), actions[0])
