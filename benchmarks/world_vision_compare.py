@@ -36,10 +36,11 @@ distribution mean instead of its luckiest candidate) and then played greedily on
 real episodes from the run protocol's seeds (:data:`repgym.runs.DEFAULT_FIRST_SEED` + i), next to uniformly random
 actions and every constant action (discrete actions: what a controller that ignores its input can reach) on the same
 episodes: ``controller_return`` (mean, std, success rate where the env reports it, the env
-steps the search spent, CPU seconds), with ``inputs_zeroed``: the same controller with its input weights zeroed
-(the constant action it falls back on, for continuous actions too) on the same episodes, so what reading
-``[z, h]`` adds shows as the difference. ``--dream-tau T`` also trains one in M's dream at temperature T
-(``--dream-generations``) and plays it in the dream and in the real env (``dream_return``). The controllers live
+steps the search spent, CPU seconds), with ``inputs_frozen``: the same controller frozen at the mean of the
+features it saw (the constant action it falls back on if ``[z, h]`` did not vary, for continuous actions too) on
+the same episodes, so what reading its input adds shows as the difference. ``--dream-tau T`` also trains one in
+M's dream at temperature T (``--dream-generations``) and plays it in the dream and in the real env
+(``dream_return``). The controllers live
 in ``models/<model>/controller/`` and ``models/<model>/dream-T/`` (world-model agent checkpoints, loadable with
 ``load_agent``, saved after every generation).
 
@@ -481,11 +482,10 @@ def train_controller(
                                not args.no_progress, callback=lambda a: a.save(out))  # fmt: skip
     agent.save(out)  # also after a new --controller-select: the checkpoint is the controller played below
     search = agent.search
-    real = real_episodes(world.env, agent.world, agent.controller, args.controller_episodes, DEFAULT_FIRST_SEED,
-                         agent.config.max_episode_steps)  # fmt: skip
+    real, frozen = played_and_frozen(agent, world, args)
     row: dict[str, Any] = {"real": summary(real), "generations": search.generations, "settings": settings,
-                           "best_fitness": search.best_fitness, "checkpoint": str(out)}  # fmt: skip
-    row["inputs_zeroed"] = inputs_zeroed_return(agent, world, args)
+                           "best_fitness": search.best_fitness, "checkpoint": str(out),
+                           "inputs_frozen": frozen}  # fmt: skip
     if dream:
         task = agent.rollout_task("dream", args.dream_tau)
         env = DreamEnv(agent.memory, task.starts, world.env.action_space, agent.vision, args.dream_tau,
@@ -503,12 +503,32 @@ def train_controller(
     return row
 
 
-def inputs_zeroed_return(agent: Any, world: ControllerWorld, args: argparse.Namespace) -> dict[str, Any]:
-    """The controller with its inputs zeroed (:meth:`Controller.inputs_zeroed`: the constant action it falls back
-    on) on the same real episodes: what it gains by reading [z, h] is the difference."""
-    blind = agent.controller.inputs_zeroed()
-    return summary(real_episodes(world.env, agent.world, blind, args.controller_episodes, DEFAULT_FIRST_SEED,
-                                 agent.config.max_episode_steps))  # fmt: skip
+class FeatureRecorder:
+    """Acts as the wrapped controller does and keeps the mean of the features ``[z, h]`` it was given."""
+
+    def __init__(self, controller: Any) -> None:
+        self.controller, self.total, self.count = controller, 0.0, 0
+
+    def act(self, features: torch.Tensor) -> np.ndarray:
+        self.total = self.total + features.detach().double().sum(0).numpy()
+        self.count += len(features)
+        return self.controller.act(features)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total / max(1, self.count)
+
+
+def played_and_frozen(agent: Any, world: ControllerWorld, args: argparse.Namespace) -> tuple[EvalResult, dict]:
+    """The controller's greedy real episodes, and the same episodes played by it frozen at the mean of the
+    features it saw (:meth:`Controller.frozen_at`: the constant action it falls back on if [z, h] did not vary),
+    so that what reading its input adds is the difference."""
+    recorder = FeatureRecorder(agent.controller)
+    steps = agent.config.max_episode_steps
+    real = real_episodes(world.env, agent.world, recorder, args.controller_episodes, DEFAULT_FIRST_SEED, steps)
+    frozen = agent.controller.frozen_at(recorder.mean)
+    return real, summary(real_episodes(world.env, agent.world, frozen, args.controller_episodes, DEFAULT_FIRST_SEED,
+                                       steps))  # fmt: skip
 
 
 def controller_stages(
@@ -527,9 +547,12 @@ def controller_stages(
         settings = controller_settings(args, dream)
         if old is not None and old["settings"] == settings and old["real"]["n"] == args.controller_episodes:
             print(f"{label} {spec.name}: {key} done earlier, skipped")
-            if "inputs_zeroed" not in old:  # finished before this was measured: play it now, from the checkpoint
+            if "inputs_frozen" not in old:  # finished before this was measured: play it now, from the checkpoint
                 agent = load_agent(old["checkpoint"], env=world.env)
-                old["inputs_zeroed"] = inputs_zeroed_return(agent, world, args)
+                real, old["inputs_frozen"] = played_and_frozen(agent, world, args)
+                old.pop("inputs_zeroed", None)  # an earlier, cruder measure (inputs set to 0, not to their mean)
+                if summary(real)["returns"] != old["real"]["returns"]:
+                    print(f"{label} {spec.name}: note: replaying the controller gave other returns than recorded")
             continue
         print(f"{label} {spec.name}: {key} ({settings['generations']} CMA-ES generations, popsize "
               f"{settings['popsize']})")  # fmt: skip
@@ -582,7 +605,7 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         const = results.get("constant_return")
         best = f"; always action {const['best']}: {_return(const['actions'][const['best']])}" if const else ""
         header += [f"C real return (random {_return(results.get('random_return'))}{best})",
-                   "C with its inputs zeroed", "C env steps, CPU s"]  # fmt: skip
+                   "C frozen at its mean input", "C env steps, CPU s"]  # fmt: skip
     header += [f"C dream τ={t}: dream / real return" for t in taus]
     rows = []
     for name, m in results["models"].items():
@@ -595,7 +618,7 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells += [_codes(m.get("codes")), _fmt(m["z_std"]), f"{m['seconds']:.0f}"]
         if controller:
             c = m.get("controller_return")
-            cells += ([_return(c["real"]), _return(c.get("inputs_zeroed")), f"{c['env_steps']}, {c['cpu_seconds']:.0f}"]
+            cells += ([_return(c["real"]), _return(c.get("inputs_frozen")), f"{c['env_steps']}, {c['cpu_seconds']:.0f}"]
                       if c else ["–", "–", "–"])  # fmt: skip
         for t in taus:
             d = m.get("dream_return", {}).get(t)

@@ -105,18 +105,18 @@ def test_controller_stage_writes_returns_and_is_skipped_on_rerun(bench, tmp_path
     assert c["env_steps_with_data"] == c["env_steps"] + 4 * 4  # the search's steps and the data's
     assert c["cpu_seconds"] >= 0 and c["real"]["n"] == 2 and c["real"]["first_seed"] == 1_000_000
     assert math.isfinite(c["real"]["mean"]) and c["real"]["success_rate"] in (0.0, 0.5, 1.0)  # KeyToDoor reports it
-    assert c["inputs_zeroed"]["n"] == 2 and c["inputs_zeroed"]["first_seed"] == 1_000_000
+    assert c["inputs_frozen"]["n"] == 2 and c["inputs_frozen"]["first_seed"] == 1_000_000
     assert d["settings"]["tau"] == 1.0 and d["dream_steps"] > 0 and math.isfinite(d["dream"]["mean"])
     assert math.isfinite(d["real"]["mean"])
     assert saved["random_return"]["n"] == 2 and saved["random_return"]["first_seed"] == 1_000_000
     assert sorted(saved["constant_return"]["actions"]) == ["0", "1", "2", "3"]  # KeyToDoor: Discrete(4)
     assert (run / "models" / "vae" / "controller" / "agent.json").is_file()
     table = (run / "table.md").read_text()
-    assert "C real return (random" in table and "; always action" in table and "C with its inputs zeroed" in table
+    assert "C real return (random" in table and "; always action" in table and "C frozen at its mean input" in table
     assert "C dream τ=1" in table and "CMA-ES popsize 2" in table
 
     without = json.loads((run / "results.json").read_text())  # as written before inputs_zeroed was measured
-    del without["models"]["vae"]["controller_return"]["inputs_zeroed"]
+    del without["models"]["vae"]["controller_return"]["inputs_frozen"]
     (run / "results.json").write_text(json.dumps(without))
     capsys.readouterr()
     bench.main([*base, *control, "--controller-generations", "1"])  # a rerun trains nothing again...

@@ -76,18 +76,21 @@ class Controller(nn.Module):
             raise ValueError(f"expected {self.num_params} controller parameters, got shape {flat.shape}")
         torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), self.parameters())
 
-    def inputs_zeroed(self) -> Controller:
-        """A copy whose first layer ignores its features (weights zeroed, biases kept): the constant action this
-        controller falls back on. Played next to the controller, it shows how much of its return comes from
-        reading ``[z, h]`` at all."""
-        blind = Controller.from_config(self.config)
-        blind.load_state_dict(self.state_dict())
-        first = self.net if isinstance(self.net, nn.Linear) else self.net[0]
-        target = blind.net if isinstance(blind.net, nn.Linear) else blind.net[0]
-        assert isinstance(first, nn.Linear) and isinstance(target, nn.Linear)
+    def frozen_at(self, features: np.ndarray | torch.Tensor) -> Controller:
+        """A copy that ignores its input and always acts as this controller does on ``features`` (its first
+        layer's weights folded into the bias at that point). Frozen at the mean of the features it saw while
+        playing, it is the constant action this controller would fall back on if ``[z, h]`` did not vary:
+        played next to it, what reading its input adds shows as the difference."""
+        x = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(-1)
+        if x.numel() != self.input_dim:
+            raise ValueError(f"expected {self.input_dim} features, got {x.numel()}")
+        frozen = Controller.from_config(self.config)
+        frozen.load_state_dict(self.state_dict())
+        first = frozen.net if isinstance(frozen.net, nn.Linear) else frozen.net[0]
         with torch.no_grad():
-            target.weight.zero_()
-        return blind
+            first.bias += first.weight @ x
+            first.weight.zero_()
+        return frozen
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Raw outputs ``(B, actions)``: logits (Discrete) or pre-squash values (Box)."""

@@ -101,14 +101,17 @@ def test_controller_parameters_and_actions():
 
 
 @pytest.mark.parametrize("hidden", [0, 5])
-def test_a_controller_with_its_inputs_zeroed_plays_one_constant_action(hidden: int) -> None:
+def test_a_frozen_controller_plays_one_constant_action_its_original_plays_there(hidden: int) -> None:
     box = spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32))
     c = Controller(3, box, hidden=hidden)
     c.set_flat(np.random.default_rng(1).normal(size=c.num_params))
     before = c.get_flat()
-    blind = c.inputs_zeroed()
-    actions = blind.act(torch.randn(20, 3) * 10)
+    point = np.array([0.5, -1.0, 2.0])
+    frozen = c.frozen_at(point)
+    actions = frozen.act(torch.randn(20, 3) * 10)
     np.testing.assert_allclose(actions, np.repeat(actions[:1], 20, axis=0), atol=1e-6)  # whatever the features
-    np.testing.assert_allclose(actions[0], c.act(torch.zeros(1, 3))[0], atol=1e-6)  # = the controller at zero input
+    np.testing.assert_allclose(actions[0], c.act(torch.as_tensor(point, dtype=torch.float32)[None])[0], atol=1e-5)
     np.testing.assert_array_equal(c.get_flat(), before)  # the controller itself is untouched
     assert not np.allclose(c.act(torch.randn(20, 3) * 10), actions[0])
+    with pytest.raises(ValueError, match="expected 3 features"):
+        c.frozen_at(np.zeros(4))
