@@ -15,6 +15,12 @@ protocol. Issue 18's targets: NRPA >= 1.10 x NMCS-2 at 60 s per board; NRPA >= 7
     python benchmarks/nrpa_vs_nmcs.py --time 300 --no-nrpa --json nmcs_300s.json   # NMCS-2's table at 5 minutes
 
 Run again with the same ``--json`` and settings, a stopped run goes on from the boards it had finished.
+
+Equal resources on a 2-core machine, one core each, both at once (neither waits for the other), then one table::
+
+    taskset -c 0 python benchmarks/nrpa_vs_nmcs.py --time 60 --no-nmcs --json nrpa_60s.json &
+    taskset -c 1 python benchmarks/nrpa_vs_nmcs.py --time 60 --no-nrpa --json nmcs_60s.json
+    python benchmarks/nrpa_vs_nmcs.py --merge nrpa_60s.json nmcs_60s.json
 """
 
 from __future__ import annotations
@@ -55,7 +61,18 @@ def main(argv: list[str] | None = None) -> None:
         help="write the results here; a file from an interrupted run with "
         "the same settings is resumed (its finished boards are kept, not played again)",
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        default=None,
+        help="search nothing: print one table from result files of single-method runs "
+        "(same budget, scoring and boards), e.g. NRPA and NMCS run at once on separate cores",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        _merge(args.merge, Console())
+        return
     if args.no_nmcs and args.no_nrpa:
         parser.error("--no-nmcs and --no-nrpa leave nothing to run")
     sys.stdout.reconfigure(line_buffering=True)  # one line per board as it finishes, also into a log file
@@ -108,6 +125,41 @@ def main(argv: list[str] | None = None) -> None:
     _totals(record, methods)
     _write(args.json, record)
     _table(console, record, methods, args.time)
+
+
+def _merge(paths: list[str], console: Console) -> None:
+    """Print the joint table of result files that each hold other methods on the same boards and budget."""
+    records = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise SystemExit(f"--merge: no such file: {path}")
+        records.append(json.loads(Path(path).read_text()))
+    first = records[0]["protocol"]
+    for path, record in zip(paths[1:], records[1:], strict=True):
+        differ = [k for k in ("time_s", "scoring", "board_file") if record["protocol"].get(k) != first.get(k)]
+        if differ:
+            raise SystemExit(f"--merge: {path} differs from {paths[0]} in {', '.join(differ)}")
+    methods: dict = {}
+    rows: dict[int, dict] = {}
+    for path, record in zip(paths, records, strict=True):
+        for name, settings in record["protocol"]["methods"].items():
+            if name in methods:
+                raise SystemExit(f"--merge: {name} is in more than one file ({path})")
+            methods[name] = settings
+        for b in record["boards"]:
+            rows.setdefault(int(b["board"]), {"board": int(b["board"])}).update(
+                {m: b[m] for m in record["protocol"]["methods"]}
+            )
+    complete = [rows[k] for k in sorted(rows) if all(m in rows[k] for m in methods)]
+    if len(complete) < len(rows):
+        console.print(f"{len(rows) - len(complete)} board(s) left out: not finished by every method")
+    merged = {"boards": complete}
+    _totals(merged, methods)
+    _table(console, merged, methods, first["time_s"])
+    for name in methods:
+        played = sum(b[name]["playouts"] for b in complete)
+        seconds = sum(b[name]["seconds"] for b in complete)
+        console.print(f"{name} {methods[name]}: {played / seconds:,.0f} playouts/s over {seconds:,.0f} s")
 
 
 def _write(path: str | None, record: dict) -> None:

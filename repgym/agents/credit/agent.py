@@ -44,6 +44,7 @@ from repgym.agents.credit.networks import MemoryQNetwork, ReturnPredictor
 from repgym.agents.credit.redistribution import (
     Transitions,
     pad_episodes,
+    predict_returns,
     predictor_errors,
     redistribute,
     redistributed_transitions,
@@ -224,8 +225,8 @@ class RudderAgent(Agent):
         for _ in range(gradient_steps):
             chosen = store.sample(self.rng, cfg.predictor_batch, cfg.lesson_priority)
             batch = pad_episodes([store.episodes[i] for i in chosen], self.device)
-            predictions, _, _ = self.predictor(batch.obs, batch.actions)
-            errors = predictor_errors(predictions, batch, cfg.final_step_weight)
+            predictions, _ = predict_returns(self.predictor, batch)
+            errors = predictor_errors(predictions, batch, cfg.final_step_weight, cfg.predict_remaining)
             loss = errors.mean()
             self.predictor_optimizer.zero_grad()
             loss.backward()
@@ -331,7 +332,9 @@ class RudderAgent(Agent):
 
     def _remember(self, obs: np.ndarray, action: np.ndarray, state: RecurrentState) -> RecurrentState:
         """Step the predictor's LSTM on ``(obs, action)`` ``(n, ...)``, ``(n,)``: the next state, whose last entry
-        is the new return prediction (the credit module sees it against the previous one)."""
+        is the new return prediction (the credit module sees it against the previous one). With
+        ``predict_remaining`` both are of the return still to come (acting sees no rewards), so the credit seen here
+        is what the predictor moved, without the rewards paid where they were received."""
         with torch.no_grad():
             h, c, previous = (torch.as_tensor(s, device=self.device) for s in state)
             obs_t = torch.as_tensor(obs, device=self.device)[:, None]
@@ -407,7 +410,7 @@ class RudderAgent(Agent):
             raise ValueError("redistribution needs at least one episode")
         with torch.no_grad():
             batch = pad_episodes(episodes, self.device)
-            predictions, _, _ = self.averaged_predictor(batch.obs, batch.actions)
+            predictions, _ = predict_returns(self.averaged_predictor, batch)
             rewards = redistribute(predictions, self.averaged_predictor.credit(predictions), batch).cpu().numpy()
         return [rewards[i, : len(e)] for i, e in enumerate(episodes)]
 
@@ -417,8 +420,9 @@ class RudderAgent(Agent):
             raise ValueError("predictor_loss needs at least one episode")
         with torch.no_grad():
             batch = pad_episodes(episodes, self.device)
-            predictions, _, _ = self.averaged_predictor(batch.obs, batch.actions)
-            return float(predictor_errors(predictions, batch, self.config.final_step_weight).mean())
+            predictions, _ = predict_returns(self.averaged_predictor, batch)
+            errors = predictor_errors(predictions, batch, self.config.final_step_weight, self.config.predict_remaining)
+            return float(errors.mean())
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
         """The memory (``memory``: the predictor's LSTM; ``memory.h``/``memory.c`` are its state), the return

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from repgym.agents.averaging import check_keep
 from repgym.agents.distributional.config import HEADS, DQNConfig, _int_tuple
 
@@ -24,6 +26,14 @@ class RudderConfig:
 
     # --- return predictor (Arjona-Medina et al. 2019) ----------------------------------------------------------
     lstm_hidden: int = 64  # units of the LSTM that reads (observation, action) pairs
+    forget_bias: float = 0.0  # added to the LSTM's forget-gate bias at initialisation: b keeps sigmoid(b) of the
+    #                           memory per step at first (5: 0.993, a half-life of about 100 steps), so a long delay
+    #                           is bridged before the gates have learnt to (0: PyTorch's initialisation)
+    predict_remaining: bool = False  # the predictor predicts the return still to come after each step and the
+    #                                  rewards received so far are added from the episode, not predicted: noise
+    #                                  rewards already seen (Umbrella's distractors) leave its targets, and those
+    #                                  of the last steps are the outcome alone, weighted up in its loss by
+    #                                  1 / (steps still to come + 1) (False: it predicts the whole return)
     predictor_lr: float = 3e-3  # Adam step size of the return predictor
     predictor_batch: int = 16  # whole episodes per predictor gradient step
     predictor_updates: int = 4  # predictor gradient steps after each finished episode
@@ -89,6 +99,8 @@ class RudderConfig:
         for name in ("predictor_lr", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not np.isfinite(self.forget_bias):
+            raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
         for name in ("final_step_weight", "lesson_priority"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")

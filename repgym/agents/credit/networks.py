@@ -58,7 +58,9 @@ class ReturnPredictor(nn.Module):
     """Predicts the episode's return after each step from the observation-action pairs so far.
 
     ``forward(obs (B, T, *obs_shape), actions (B, T), state)`` returns the predictions ``g`` ``(B, T)``, the LSTM
-    outputs ``(B, T, hidden)`` (the memory after each step) and the final ``(h, c)`` (each ``(1, B, hidden)``)."""
+    outputs ``(B, T, hidden)`` (the memory after each step) and the final ``(h, c)`` (each ``(1, B, hidden)``).
+    With ``predicts_remaining`` (``RudderConfig.predict_remaining``) ``g`` is the return still to come after each
+    step; :func:`~repgym.agents.credit.redistribution.predict_returns` adds the rewards already received."""
 
     def __init__(self, space: spaces.Box, n_actions: int, config: RudderConfig) -> None:
         super().__init__()
@@ -68,6 +70,10 @@ class ReturnPredictor(nn.Module):
         # depends on what is seen with it (take the umbrella *and* rain), which LSTM gates alone learn slowly.
         self.pair = nn.Sequential(nn.Linear(width + n_actions, config.lstm_hidden), nn.ReLU())
         self.lstm = nn.LSTM(config.lstm_hidden, config.lstm_hidden, batch_first=True)
+        if config.forget_bias:
+            with torch.no_grad():  # gates are ordered (input, forget, cell, output) in PyTorch's LSTM
+                self.lstm.bias_ih_l0[config.lstm_hidden : 2 * config.lstm_hidden] += config.forget_bias
+        self.predicts_remaining = config.predict_remaining
         self.output = nn.Linear(config.lstm_hidden, 1)
         self.credit = Credit()
 

@@ -11,6 +11,13 @@ redistributed reward is
 so an episode's redistributed rewards sum to its return (return-equivalent: the optimal policies are unchanged) while
 the expected future redistributed reward after the decisive step is about zero: the Q-learner no longer has to carry
 value across the delay. What the predictor cannot foresee (the umbrella game's random distractors) stays at the end.
+
+With ``predict_remaining`` the network predicts only the return still to come, ``f_t``, and ``g_t = R_t + f_t`` with
+``R_t`` the rewards received up to and including step ``t``; the redistributed reward is then ``r_t + f_t -
+f_{t-1}``: each reward where it was received, plus the change in what is still expected. The return's noise that
+has already been received leaves the predictor's targets (Umbrella at delay 320: the distractors' standard deviation
+is 18 against an outcome of +-1), and near the end the targets are the outcome alone, which teaches the memory to
+carry the decisive step across the delay.
 """
 
 from __future__ import annotations
@@ -26,13 +33,15 @@ from repgym.agents.credit.networks import ReturnPredictor
 
 class PaddedEpisodes(NamedTuple):
     """Episodes padded to the longest: ``obs`` ``(B, T, *obs_shape)`` (the final observations left out), ``actions``
-    ``(B, T)``, ``valid`` ``(B, T)`` bool, ``lengths`` ``(B,)`` and ``returns`` ``(B,)`` float32."""
+    ``(B, T)``, ``valid`` ``(B, T)`` bool, ``lengths`` ``(B,)``, ``returns`` ``(B,)`` float32 and ``received``
+    ``(B, T)`` float32, the rewards received up to and including each step (the return past an episode's end)."""
 
     obs: torch.Tensor
     actions: torch.Tensor
     valid: torch.Tensor
     lengths: torch.Tensor
     returns: torch.Tensor
+    received: torch.Tensor
 
 
 def pad_episodes(episodes: list[Episode], device: torch.device) -> PaddedEpisodes:
@@ -42,19 +51,42 @@ def pad_episodes(episodes: list[Episode], device: torch.device) -> PaddedEpisode
     first = episodes[0].obs
     obs = np.zeros((len(episodes), longest, *first.shape[1:]), first.dtype)
     actions = np.zeros((len(episodes), longest), np.int64)
+    rewards = np.zeros((len(episodes), longest), np.float64)
     for i, episode in enumerate(episodes):
         obs[i, : len(episode)] = episode.obs[:-1]
         actions[i, : len(episode)] = episode.actions
+        rewards[i, : len(episode)] = episode.rewards
     valid = np.arange(longest)[None, :] < lengths[:, None]
     returns = np.array([e.episode_return for e in episodes], np.float32)
-    return PaddedEpisodes(*(torch.as_tensor(a, device=device) for a in (obs, actions, valid, lengths, returns)))
+    received = np.cumsum(rewards, axis=1).astype(np.float32)
+    arrays = (obs, actions, valid, lengths, returns, received)
+    return PaddedEpisodes(*(torch.as_tensor(a, device=device) for a in arrays))
 
 
-def predictor_errors(predictions: torch.Tensor, batch: PaddedEpisodes, final_step_weight: float) -> torch.Tensor:
+def predict_returns(predictor: ReturnPredictor, batch: PaddedEpisodes) -> tuple[torch.Tensor, torch.Tensor]:
+    """The return predictions ``g`` ``(B, T)`` of whole episodes (the rewards received so far added when the
+    predictor predicts what remains) and its memory ``(B, T, hidden)``."""
+    predictions, memory, _ = predictor(batch.obs, batch.actions)
+    if predictor.predicts_remaining:
+        predictions = predictions + batch.received
+    return predictions, memory
+
+
+def predictor_errors(
+    predictions: torch.Tensor, batch: PaddedEpisodes, final_step_weight: float, by_remaining: bool = False
+) -> torch.Tensor:
     """``(B,)`` loss per episode: the mean squared error of ``g_t`` against the return over its steps, plus
-    ``final_step_weight`` times the squared error at its last step."""
+    ``final_step_weight`` times the squared error at its last step. ``by_remaining`` (a predictor of what remains)
+    weights step ``t``'s error by ``1 / (steps after t + 1)``, normalised over the episode: the inverse of its
+    target's variance when every step still to come adds the same noise, so that the clean targets of the last
+    steps are not drowned by the noisy early ones."""
     errors = (predictions - batch.returns[:, None]) ** 2 * batch.valid
-    every_step = errors.sum(dim=1) / batch.lengths
+    if by_remaining:
+        steps = torch.arange(errors.shape[1], device=errors.device)[None, :]
+        weights = batch.valid / (batch.lengths[:, None] - steps).clamp(min=1)
+        every_step = (errors * weights).sum(dim=1) / weights.sum(dim=1)
+    else:
+        every_step = errors.sum(dim=1) / batch.lengths
     last = errors.gather(1, (batch.lengths - 1)[:, None]).squeeze(1)
     return every_step + final_step_weight * last
 
@@ -100,10 +132,11 @@ def redistributed_transitions(
     for first in range(0, len(episodes), chunk):
         part = episodes[first : first + chunk]
         batch = pad_episodes(part, device)
-        predictions, memory, _ = predictor(batch.obs, batch.actions)
+        predictions, memory = predict_returns(predictor, batch)
         shaped = redistribute(predictions, predictor.credit(predictions), batch).cpu().numpy()
         memory = memory.cpu().numpy()
-        errors.append(predictor_errors(predictions, batch, final_step_weight).cpu().numpy())
+        by_remaining = predictor.predicts_remaining
+        errors.append(predictor_errors(predictions, batch, final_step_weight, by_remaining).cpu().numpy())
         for i, episode in enumerate(part):
             steps = len(episode)
             # the memory before acting at t: zeros at the start, then the LSTM output after each step

@@ -39,7 +39,7 @@ Choices, and why:
   the learned value and NRPA improves on it (a hook: any ``(codes, weights)`` prior can be passed).
 
 Defaults: level 2, N = 100 iterations (Rosin), alpha = 1, tabu colour left out, P = 1. A level-2 search is
-10,000 playouts (about 1 s on one core for 15x15, ~12,000 policy playouts/s), so a 60 s budget makes dozens of
+10,000 playouts (1.3-1.4 s on one core for 15x15: 7,000-7,900 policy playouts/s), so a 60 s budget makes dozens of
 restarts; a level-3 pass (a million playouts) takes minutes. Chosen on random 15x15 positions outside the
 project's board set, at 6-20 s per board: restarted level 2 beat a level 3 stopped by the budget (10,983 vs
 10,235 on 3 boards at 20 s) and beat alpha = 2, a soft tabu bias of 3 and N = 50 (19,467 vs 19,020, 17,662 and

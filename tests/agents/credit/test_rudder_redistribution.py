@@ -9,9 +9,10 @@ import torch
 
 import repgym  # noqa: F401  (registers the repgym ids)
 from repgym.agents import make_agent
+from repgym.agents.credit.config import RudderConfig
 from repgym.agents.credit.episodes import Episode, EpisodeRecorder, EpisodeStore
-from repgym.agents.credit.networks import Credit
-from repgym.agents.credit.redistribution import pad_episodes, redistribute
+from repgym.agents.credit.networks import Credit, ReturnPredictor
+from repgym.agents.credit.redistribution import pad_episodes, predict_returns, predictor_errors, redistribute
 
 UMBRELLA = {"delay": 10, "distractor_reward": 0.0}
 
@@ -91,3 +92,58 @@ def test_the_store_keeps_whole_episodes_and_round_trips() -> None:
         assert np.array_equal(mine.rewards, theirs.rewards) and mine.error == theirs.error
     with pytest.raises(ValueError, match="empty"):
         EpisodeStore(3).sample(np.random.default_rng(0), 2, 1.0)
+
+
+def test_predicting_what_remains_pays_each_reward_where_it_was_received() -> None:
+    """``g_t = R_t + f_t``: the redistributed reward is ``r_t + f_t - f_{t-1}`` (at the last step ``r - f_{T-2}``,
+    the remainder ``-f_{T-1}`` added), so it still sums to the return."""
+    config = RudderConfig(predict_remaining=True, lstm_hidden=8)
+    episodes = [
+        Episode(np.zeros((4, 1), np.float32), np.zeros(3, np.int64), np.array([1, -1, 2], np.float32), None),
+        Episode(np.zeros((3, 1), np.float32), np.zeros(2, np.int64), np.array([3, 0], np.float32), None),
+    ]
+    batch = pad_episodes(episodes, torch.device("cpu"))
+    torch.testing.assert_close(batch.received, torch.tensor([[1.0, 0.0, 2.0], [3.0, 3.0, 3.0]]))
+    predictor = ReturnPredictor(gym.spaces.Box(-1, 1, (1,)), 2, config)
+    g, _ = predict_returns(predictor, batch)
+    f, _, _ = predictor(batch.obs, batch.actions)
+    torch.testing.assert_close(g, f + batch.received)
+    f = torch.tensor([[0.5, 0.25, 0.125], [1.0, 2.0, 9.0]])
+    rewards = redistribute(f + batch.received, Credit()(f + batch.received), batch)
+    torch.testing.assert_close(rewards, torch.tensor([[1.5, -1.25, 1.75], [4.0, -1.0, 0.0]]))
+    torch.testing.assert_close(rewards.sum(dim=1), batch.returns)
+    # Its loss weights step t by 1 / (steps after t + 1): the last step's clean target counts most.
+    errors = ((f + batch.received - batch.returns[:, None]) ** 2).numpy()
+    weights = [np.array([1 / 3, 1 / 2, 1]), np.array([1 / 2, 1])]
+    expected = [
+        float((w * e[: len(w)]).sum() / w.sum() + 2 * e[len(w) - 1]) for w, e in zip(weights, errors, strict=False)
+    ]
+    got = predictor_errors(f + batch.received, batch, final_step_weight=2.0, by_remaining=True)
+    torch.testing.assert_close(got, torch.tensor(expected))
+
+
+def test_forget_bias_opens_the_forget_gate_at_initialisation() -> None:
+    space = gym.spaces.Box(-1, 1, (3,))
+    torch.manual_seed(0)
+    plain = ReturnPredictor(space, 2, RudderConfig(lstm_hidden=4)).lstm.bias_ih_l0.detach()
+    torch.manual_seed(0)
+    biased = ReturnPredictor(space, 2, RudderConfig(lstm_hidden=4, forget_bias=5.0)).lstm.bias_ih_l0.detach()
+    torch.testing.assert_close(biased - plain, torch.tensor([0.0] * 4 + [5.0] * 4 + [0.0] * 8))
+    with pytest.raises(ValueError, match="forget_bias must be finite"):
+        RudderConfig(forget_bias=float("inf"))
+
+
+def test_predicting_what_remains_finds_the_umbrella_choice_through_distractor_noise() -> None:
+    """Umbrella, delay 10, distractors of +-1 (the return's noise has standard deviation 3.2 against an outcome of
+    +-1), fixed seed: predicting only what remains puts the outcome's credit on the choice step within 3,000 steps
+    (1.21 of it; the default predictor of the whole return puts 0.18 there, lost in the noise of its targets)."""
+    noisy = {"delay": 10, "distractor_reward": 1.0}
+    agent = make_agent("rudder", "repgym/Umbrella-v0", env_kwargs=noisy, seed=0, predict_remaining=True)
+    agent.learn(3_000)
+    episodes = random_episodes("repgym/Umbrella-v0", noisy, 200)
+    outcome = np.array([np.sign(e.rewards[-1]) for e in episodes])
+    rewards = np.stack(agent.redistribution(episodes))  # (200, 11): r_t + f_t - f_{t-1}
+    credit_for_outcome = np.abs((rewards * outcome[:, None]).mean(axis=0))  # the distractors average out
+    assert credit_for_outcome[0] == pytest.approx(1.0, abs=0.25)  # predicting the whole return: 0.18 here
+    assert credit_for_outcome[0] > 2 * credit_for_outcome[1:].max()
+    np.testing.assert_allclose(rewards.sum(axis=1), [e.episode_return for e in episodes], atol=1e-4)
