@@ -198,18 +198,27 @@ def write_json(points: Points, path: str | Path, notes: Sequence[str] = ()) -> P
 
 
 def plot_curves(points: Points, out_dir: str | Path) -> list[Path]:
-    """One PNG per game, ``<out_dir>/<Game-v0>.png``: mean success (line) and each seed's (dots) against delay."""
+    """One PNG per game, ``<out_dir>/<Game-v0>.png``: mean success (line) and each seed's (dots) against delay.
+    Each agent keeps its colour in every game's figure (:func:`curve_colours`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    colours = curve_colours(points)
     paths = []
     for game, curves in points.items():
         path = out / f"{game.split('/')[-1]}.png"
-        _figure(game, curves).savefig(path, dpi=120)
+        _figure(game, curves, colours).savefig(path, dpi=120)
         paths.append(path)
     return paths
 
 
-def _figure(game: str, curves: dict[str, list[CurvePoint]]) -> Any:
+def curve_colours(points: Points) -> dict[str, str]:
+    """A matplotlib colour per curve label, the same in every game: labels in sorted order take the default colour
+    cycle (``C0``, ``C1``, ...), so a reader can follow one agent from figure to figure."""
+    labels = sorted({label for curves in points.values() for label in curves})
+    return {label: f"C{i % 10}" for i, label in enumerate(labels)}
+
+
+def _figure(game: str, curves: dict[str, list[CurvePoint]], colours: dict[str, str]) -> Any:
     """The figure of one game. The delays sit at even steps (a categorical axis): they grow geometrically and 0 is
     one of them. Curves are spread a little sideways so that equal values stay visible."""
     from matplotlib.figure import Figure  # no pyplot: no global state
@@ -222,9 +231,10 @@ def _figure(game: str, curves: dict[str, list[CurvePoint]]) -> Any:
     for i, (label, pts) in enumerate(sorted(curves.items())):
         shift = spread * (i / (len(curves) - 1) - 0.5) if len(curves) > 1 else 0.0
         x = [where[p.delay] + shift for p in pts]
-        (line,) = ax.plot(x, [p.success for p in pts], marker="o", label=f"{label} (n={max(p.n for p in pts)})")
+        colour = colours[label]
+        ax.plot(x, [p.success for p in pts], marker="o", color=colour, label=f"{label} (n={max(p.n for p in pts)})")
         dots = [(xi, s) for xi, p in zip(x, pts, strict=True) for s in p.per_seed]
-        ax.scatter(*zip(*dots, strict=True), color=line.get_color(), alpha=0.35, s=14, linewidths=0)
+        ax.scatter(*zip(*dots, strict=True), color=colour, alpha=0.35, s=14, linewidths=0)
     if game in CHANCE:
         ax.axhline(CHANCE[game], color="grey", linestyle="--", linewidth=1, label=f"chance ({CHANCE[game]:g})")
     ax.set_xticks(range(len(delays)), [str(d) for d in delays])
@@ -246,6 +256,7 @@ __all__ = [
     "CurvePoint",
     "config_delay",
     "curve_label",
+    "curve_colours",
     "curve_points",
     "delay_jobs",
     "delay_suite",

@@ -100,3 +100,22 @@ def test_delay_curve_without_agents_or_budget_is_one_line(tmp_path, capsys):
     assert main(["delay-curve", "--games", "Umbrella-v0", "--agents", "qr-dqn", "--delays", "80", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give --steps N" in err
+
+
+def test_each_agent_keeps_its_colour_in_every_game(tmp_path):
+    """An agent missing from one game's figure does not shift the others' colours there."""
+    from repgym.benchmark.delay_curve import CurvePoint, _figure, curve_colours
+
+    point = CurvePoint(20, 1.0, [1.0], 1, [0], None)
+    points = {
+        "repgym/Umbrella-v0": {"policy:random": [point], "rudder": [point], "sb3-recurrent-ppo": [point]},
+        "repgym/KeyToDoor-v0": {"rudder": [point], "sb3-recurrent-ppo": [point]},
+    }
+    colours = curve_colours(points)
+    assert colours == {"policy:random": "C0", "rudder": "C1", "sb3-recurrent-ppo": "C2"}
+    drawn = {}
+    for game, curves in points.items():
+        ax = _figure(game, curves, colours).axes[0]
+        drawn[game] = {line.get_label().split(" (")[0]: line.get_color() for line in ax.get_lines()[: len(curves)]}
+    assert drawn["repgym/KeyToDoor-v0"] == {"rudder": "C1", "sb3-recurrent-ppo": "C2"}
+    assert drawn["repgym/Umbrella-v0"]["rudder"] == drawn["repgym/KeyToDoor-v0"]["rudder"]
