@@ -102,7 +102,7 @@ def test_delay_curve_without_agents_or_budget_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "give --steps N" in err
 
 
-def test_each_agent_keeps_its_colour_in_every_game(tmp_path):
+def test_each_agent_keeps_its_colour_in_every_game():
     """An agent missing from one game's figure does not shift the others' colours there."""
     from repgym.benchmark.delay_curve import CurvePoint, _figure, curve_colours
 
