@@ -226,7 +226,7 @@ class RudderAgent(Agent):
             chosen = store.sample(self.rng, cfg.predictor_batch, cfg.lesson_priority)
             batch = pad_episodes([store.episodes[i] for i in chosen], self.device)
             predictions, _ = predict_returns(self.predictor, batch)
-            errors = predictor_errors(predictions, batch, cfg.final_step_weight, cfg.predict_remaining)
+            errors = predictor_errors(predictions, batch, cfg.final_step_weight, self.predictor.predicts_remaining)
             loss = errors.mean()
             self.predictor_optimizer.zero_grad()
             loss.backward()
@@ -421,7 +421,8 @@ class RudderAgent(Agent):
         with torch.no_grad():
             batch = pad_episodes(episodes, self.device)
             predictions, _ = predict_returns(self.averaged_predictor, batch)
-            errors = predictor_errors(predictions, batch, self.config.final_step_weight, self.config.predict_remaining)
+            errors = predictor_errors(predictions, batch, self.config.final_step_weight,
+                                      self.averaged_predictor.predicts_remaining)  # fmt: skip
             return float(errors.mean())
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
