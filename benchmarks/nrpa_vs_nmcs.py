@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scoring", choices=["samegame", "bubble"], default="samegame")
     parser.add_argument("--level", type=int, default=2, help="NRPA level (default: 2)")
     parser.add_argument("--iterations", type=int, default=100, help="NRPA iterations per level (default: 100)")
+    parser.add_argument("--top-iterations", type=int, default=None, help="NRPA top-level iterations (default: N)")
     parser.add_argument("--workers", type=int, default=1, help="NRPA root-parallel processes (default: 1)")
     parser.add_argument("--nmcs-level", type=int, default=2, help="NMCS level (default: 2)")
     parser.add_argument("--no-nmcs", action="store_true", help="run NRPA only")
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     methods = {}
     if not args.no_nrpa:
         methods["nrpa"] = {"level": args.level, "iterations": args.iterations, "workers": args.workers}
+        if args.top_iterations is not None:
+            methods["nrpa"]["top_iterations"] = args.top_iterations
     if not args.no_nmcs:
         methods["nmcs"] = {"level": args.nmcs_level, "playout": "tabu-colour"}
     console = Console()

@@ -43,6 +43,8 @@ def register(sub) -> dict[str, Handler]:
                          help="nmcs: nesting level, 0 = one playout (default 1); nrpa: >= 1 (default 2)")  # fmt: skip
     p_solve.add_argument("--iterations", type=int, default=None, metavar="N",
                          help="nrpa: iterations per level (default: 100)")  # fmt: skip
+    p_solve.add_argument("--top-iterations", type=int, default=None, metavar="N",
+                         help="nrpa: iterations of the top level alone (default: --iterations)")  # fmt: skip
     p_solve.add_argument("--alpha", type=float, default=None, help="nrpa: adaptation step (default: 1)")
     p_solve.add_argument("--workers", type=int, default=None, metavar="N",
                          help="nrpa: independent searches in N processes, best kept (default: 1)")  # fmt: skip
@@ -67,7 +69,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         raise ValueError(f"--time is seconds per board (0: one pass without a budget), got {args.time}")
     set_torch_threads(args.threads)
     value = load_value(args.value) if args.value else None
-    names = ("level", "playout", "prune", "width", "evaluator", "leaf", "iterations", "alpha", "workers")
+    names = ("level", "playout", "prune", "width", "evaluator", "leaf", "iterations", "top_iterations", "alpha",
+             "workers")  # fmt: skip
     options = {name: getattr(args, name) for name in names}
     solved = solve_file(args.board_file, problem=args.problem, scoring=args.scoring, search=args.search,
                         time_s=args.time if args.time > 0 else None, value=value, seed=args.seed, engine=args.engine,

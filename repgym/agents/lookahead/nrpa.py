@@ -45,7 +45,12 @@ project's board set, at 6-20 s per board: restarted level 2 beat a level 3 stopp
 10,235 on 3 boards at 20 s) and beat alpha = 2, a soft tabu bias of 3 and N = 50 (19,467 vs 19,020, 17,662 and
 17,258 on 6 boards at 6 s); P = 4 did not help at 8 s. With minutes per board the balance turns: at 300 s with
 2 workers level 3 beat level 2 on the 4 boards measured (16,792 vs 16,290), so use ``level=3`` for long budgets.
-These are small samples: the differences are suggestive.
+From about a minute on, a short level 3 is the better use of it: at 480,000 playouts per board (about 60 s on
+one core) on 6 random positions outside the board set (seeds 777000-777005), level 3 with ``top_iterations``
+5, 10, 15, 25 and 100 (the last stopped by the budget) scored 22,446, 22,610, 22,528, 22,428 and 22,510 against
+restarted level 2's 22,164; with other random numbers level 3 with 10 scored 22,534 against level 2's 22,364
+(2026-12-07; ``level=3, top_iterations=10`` ahead on 11 of the 12 board runs). So use ``level=3,
+top_iterations=10`` for budgets of a minute. These are small samples: the differences are suggestive.
 """
 
 from __future__ import annotations
@@ -157,12 +162,14 @@ class _Search:
         self.gen = 0
         self.trace: list[np.ndarray] | None = [] if trace else None
 
-    def search(self, level: int, policy: Policy) -> Line:
-        """The best line of a level-``level`` search with ``policy`` (adapted in place at levels >= 2)."""
+    def search(self, level: int, policy: Policy, iterations: int | None = None) -> Line:
+        """The best line of a level-``level`` search with ``policy`` (adapted in place at levels >= 2);
+        ``iterations`` at this level (default: the search's N; the levels below always use N)."""
+        n = self.iterations if iterations is None else iterations
         if level == 1:
-            return self._level1(policy)
+            return self._level1(policy, n)
         best: Line | None = None
-        for _ in range(self.iterations):
+        for _ in range(n):
             if best is not None and self.meter.exhausted():
                 break
             line = self.search(level - 1, policy.copy() if level > 2 else policy)
@@ -172,17 +179,17 @@ class _Search:
         assert best is not None
         return best
 
-    def _level1(self, policy: Policy) -> Line:
+    def _level1(self, policy: Policy, iterations: int) -> Line:
         if self.stamp.size < policy.size:  # one undo slot per table slot: each is logged once per level-1 search
             n = policy.size
             self.undo = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64), np.zeros(1, np.int64))
             self.stamp = np.zeros(n, np.int64)
         self.gen += 1
         best = K.new_line(self.steps)
-        trace = np.zeros(self.iterations * self.per_iteration if self.trace is not None else 0, np.float64)
+        trace = np.zeros(iterations * self.per_iteration if self.trace is not None else 0, np.float64)
         seed = np.uint64(self.rng.integers(0, 2**63))
         score, length, played = K.level1(self.board, self.params, policy.keys, policy.weights, policy.stats,
-                                          self.zob, self.tabu_bias, self.alpha, self.iterations, self.per_iteration,
+                                          self.zob, self.tabu_bias, self.alpha, iterations, self.per_iteration,
                                           seed, best, self.scratch, self.work, self.delta, self.undo, self.stamp,
                                           self.gen, trace)  # fmt: skip
         self.meter.engine.playouts_run += played
@@ -196,6 +203,7 @@ def nrpa(
     config: BubbleConfig,
     level: int = 2,
     iterations: int = 100,
+    top_iterations: int | None = None,
     alpha: float = 1.0,
     tabu_bias: float = np.inf,
     playouts_per_iteration: int = 1,
@@ -211,18 +219,21 @@ def nrpa(
     """NRPA of level ``level`` (>= 1) from ``board`` ``(rows, cols)`` (standard rules, SameGame or Bubble Breaker
     scoring); see the module docstring for the method and its defaults.
 
-    ``iterations``: N per level; ``alpha``: adaptation step; ``tabu_bias``: logit penalty of the tabu colour's
+    ``iterations``: N per level; ``top_iterations``: iterations of the top level alone (default N: a level-3
+    search with ``top_iterations=10`` is ten level-2 searches in a row, each starting from the policy pulled toward
+    the best line so far); ``alpha``: adaptation step; ``tabu_bias``: logit penalty of the tabu colour's
     groups (``inf``: left out while another colour can move; 0: no prior); ``playouts_per_iteration``: stabilised
     NRPA's P; ``workers``: independent searches in that many processes, best kept. ``value``: start the policy from
     the value network's ``r + V`` along the look-ahead game (``prior_temperature`` in units of its scale);
     ``prior``: ``(codes, weights)`` to start from instead. Without a budget: one search; with one: restarts until
     it is spent (``info["passes"]``). ``record_rollouts``: ``info["rollout_scores"]`` holds every playout's score.
     """
-    _check(config, level, iterations, alpha, tabu_bias, playouts_per_iteration, workers, prior_temperature)
+    _check(config, level, iterations, top_iterations, alpha, tabu_bias, playouts_per_iteration, workers,
+           prior_temperature)  # fmt: skip
     engine = engine or make_engine(config)
     board, meter, rng = start_search(board, engine, budget, value, rng)
-    options = dict(level=level, iterations=iterations, alpha=alpha, tabu_bias=tabu_bias,
-                   playouts_per_iteration=playouts_per_iteration)  # fmt: skip
+    options = dict(level=level, iterations=iterations, top_iterations=top_iterations, alpha=alpha,
+                   tabu_bias=tabu_bias, playouts_per_iteration=playouts_per_iteration)  # fmt: skip
     if value is not None and prior is None:
         prior = value_prior(board, config, value, engine, prior_temperature)
     if workers > 1:
@@ -235,7 +246,7 @@ def nrpa(
     while True:
         passes += 1
         policy = initial.copy()
-        line = search.search(level, policy)
+        line = search.search(level, policy, top_iterations)
         dropped += int(policy.stats[1])
         if best is None or line.score > best.score:
             best = line
@@ -247,12 +258,13 @@ def nrpa(
     return meter.result(best.moves, best.score, **info)
 
 
-def _check(config: BubbleConfig, level: int, iterations: int, alpha: float, tabu_bias: float, per_iteration: int,
-           workers: int, prior_temperature: float) -> None:  # fmt: skip
+def _check(config: BubbleConfig, level: int, iterations: int, top_iterations: int | None, alpha: float,
+           tabu_bias: float, per_iteration: int, workers: int, prior_temperature: float) -> None:  # fmt: skip
     if config.row_shift:
         raise ValueError("nrpa plays the standard rules (columns close up), not the Shifter variants' row shift")
-    for name, v, low in (("level", level, 1), ("iterations", iterations, 1), ("workers", workers, 1),
-                         ("playouts_per_iteration", per_iteration, 1)):  # fmt: skip
+    top = iterations if top_iterations is None else top_iterations
+    for name, v, low in (("level", level, 1), ("iterations", iterations, 1), ("top_iterations", top, 1),
+                         ("workers", workers, 1), ("playouts_per_iteration", per_iteration, 1)):  # fmt: skip
         if int(v) != v or v < low:
             raise ValueError(f"nrpa {name} must be an integer >= {low}, got {v}")
     if not alpha > 0:

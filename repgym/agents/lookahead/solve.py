@@ -39,7 +39,16 @@ from repgym.envs.bubble.rules import BubbleConfig
 SEARCH_METHODS = ("nmcs", "nrpa", "beam", "mcts", "lookahead")
 SEARCH_OPTIONS = {
     "nmcs": ("level", "playout", "temperature", "prune"),
-    "nrpa": ("level", "iterations", "alpha", "tabu_bias", "playouts_per_iteration", "workers", "prior_temperature"),
+    "nrpa": (
+        "level",
+        "iterations",
+        "top_iterations",
+        "alpha",
+        "tabu_bias",
+        "playouts_per_iteration",
+        "workers",
+        "prior_temperature",
+    ),
     "beam": ("width", "evaluator"),
     "mcts": ("leaf", "playout", "c", "d", "iterations_per_move"),
     "lookahead": (),

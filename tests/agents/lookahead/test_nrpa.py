@@ -68,6 +68,15 @@ def test_nrpa_respects_its_time_budget_within_ten_percent(level: int) -> None:
         assert result.info["passes"] == 10  # a level-2 pass is 100 playouts: it restarts until the time is up
 
 
+@pytest.mark.parametrize("level, top, playouts", [(2, 3, 3 * 5), (3, 2, 2 * 5 * 5), (1, 7, 7)])
+def test_top_iterations_set_the_top_level_alone(level: int, top: int, playouts: int) -> None:
+    board = rules.random_boards(np.arange(4, 5), SMALL)[0]
+    result = nrpa(board, SMALL, level=level, iterations=5, top_iterations=top, rng=np.random.default_rng(1),
+                  record_rollouts=True)  # fmt: skip
+    assert result.playouts == len(result.info["rollout_scores"]) == playouts
+    assert result.score == result.info["rollout_scores"].max() and replay(board, result.moves, SMALL) == result.score
+
+
 def test_node_budget_counts_playouts() -> None:
     board = rules.random_boards(np.arange(2), SMALL)[1]
     result = nrpa(board, SMALL, level=2, iterations=10, budget=Budget(nodes=250))
@@ -146,7 +155,8 @@ def test_root_parallel_workers_keep_the_best() -> None:
 def test_bad_options_are_one_line_errors() -> None:
     board = rules.random_boards(np.arange(1), TINY)[0]
     for options, message in (({"level": 0}, "level must be an integer >= 1"), ({"alpha": 0.0}, "alpha"),
-                             ({"tabu_bias": -1.0}, "tabu_bias"), ({"workers": 0}, "workers")):  # fmt: skip
+                             ({"tabu_bias": -1.0}, "tabu_bias"), ({"workers": 0}, "workers"),
+                             ({"top_iterations": 0}, "top_iterations must be an integer >= 1")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             nrpa(board, TINY, **options)
     shifter = BubbleConfig(rows=5, cols=5, colours=3, row_shift=True)
@@ -164,6 +174,8 @@ def test_cli_solve_nrpa_replays_and_rejects_bad_options(tmp_path, capsys) -> Non
     bubble = ["solve", str(path), "--search", "nrpa", "--scoring", "bubble", "--level", "1", "--workers", "2"]
     assert main([*bubble, "--time", "0"]) == 0
     assert capsys.readouterr().out.count("verified") == 2
+    assert main([*args, "--level", "3", "--top-iterations", "2", "--problem", "1"]) == 0
+    assert capsys.readouterr().out.count("verified") == 1
     assert main([*args[:4], "--level", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "level must be an integer >= 1, got 0" in err and "\n" not in err
