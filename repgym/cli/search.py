@@ -15,7 +15,7 @@ examples:
   repgym boards write --set samegame-15x15 --out samegame_15x15.txt
   repgym solve samegame_15x15.txt --problem 0 --search nmcs --level 2 --time 30
   repgym solve samegame_15x15.txt --search nmcs --level 0 --playout greedy --time 0    the greedy policy
-  repgym solve samegame_15x15.txt --search nrpa --level 2 --time 60 --workers 2
+  repgym solve samegame_15x15.txt --search nrpa --level 3 --top-iterations 10 --time 60 --workers 2
   repgym solve samegame_15x15.txt --search mcts --time 10 --out mcts.json
   repgym solve samegame_15x15.txt --search beam --value runs/lookahead-samegame --time 10
   repgym solve boards.txt --scoring bubble --search lookahead --value runs/lookahead-bubble
