@@ -49,8 +49,10 @@ From about a minute on, a short level 3 is the better use of it: at 480,000 play
 one core) on 6 random positions outside the board set (seeds 777000-777005), level 3 with ``top_iterations``
 5, 10, 15, 25 and 100 (the last stopped by the budget) scored 22,446, 22,610, 22,528, 22,428 and 22,510 against
 restarted level 2's 22,164; with other random numbers level 3 with 10 scored 22,534 against level 2's 22,364
-(2026-12-07; ``level=3, top_iterations=10`` ahead on 11 of the 12 board runs). So use ``level=3,
-top_iterations=10`` for budgets of a minute. These are small samples: the differences are suggestive.
+(2026-12-07; ``level=3, top_iterations=10`` ahead on 11 of the 12 board runs). Smaller N below a longer top did
+not do better at that budget: level 3 with N = 50 and 40 top iterations 22,374, level 4 with N = 30 and 17 top
+iterations 22,408. So use ``level=3, top_iterations=10`` for budgets of a minute. These are small samples: the
+differences are suggestive.
 """
 
 from __future__ import annotations
