@@ -49,6 +49,19 @@ def test_a_run_resumes_from_its_json_and_refuses_other_settings(benchmark_script
         bench.main([*base, "--no-nrpa", "--no-nmcs"])
 
 
+def test_top_iterations_are_part_of_the_protocol(benchmark_script, tmp_path: Path) -> None:
+    bench = benchmark_script("nrpa_vs_nmcs")
+    board_file = tmp_path / "boards.txt"
+    board_file.write_text(BOARDS)
+    out = tmp_path / "run.json"
+    base = ["--board-file", str(board_file), "--time", "0.05", "--level", "2", "--no-nmcs", "--json", str(out)]
+    bench.main([*base, "--boards", "0", "--top-iterations", "2"])
+    record = json.loads(out.read_text())
+    assert record["protocol"]["methods"]["nrpa"]["top_iterations"] == 2 and record["all_verified"]
+    with pytest.raises(SystemExit, match="other settings \\(methods\\)"):
+        bench.main(base)  # the default top level is another setting: refused, not mixed into one table
+
+
 def test_single_method_runs_merge_into_one_table(benchmark_script, tmp_path: Path, capsys) -> None:
     bench = benchmark_script("nrpa_vs_nmcs")
     board_file = tmp_path / "boards.txt"
