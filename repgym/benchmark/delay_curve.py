@@ -211,6 +211,13 @@ def plot_curves(points: Points, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def seed_count(points: list) -> str:
+    """The legend's seed count of one curve: ``n=3``, or ``n=1-3`` while some delays have fewer seeds than others
+    (a run still going), so that a mean over fewer seeds is not read as one over all of them."""
+    low, high = min(p.n for p in points), max(p.n for p in points)
+    return f"n={high}" if low == high else f"n={low}-{high}"
+
+
 def curve_colours(points: Points) -> dict[str, str]:
     """A matplotlib colour per curve label, the same in every game: labels in sorted order take the default colour
     cycle (``C0``, ``C1``, ...), so a reader can follow one agent from figure to figure."""
@@ -232,7 +239,7 @@ def _figure(game: str, curves: dict[str, list[CurvePoint]], colours: dict[str, s
         shift = spread * (i / (len(curves) - 1) - 0.5) if len(curves) > 1 else 0.0
         x = [where[p.delay] + shift for p in pts]
         colour = colours[label]
-        ax.plot(x, [p.success for p in pts], marker="o", color=colour, label=f"{label} (n={max(p.n for p in pts)})")
+        ax.plot(x, [p.success for p in pts], marker="o", color=colour, label=f"{label} ({seed_count(pts)})")
         dots = [(xi, s) for xi, p in zip(x, pts, strict=True) for s in p.per_seed]
         ax.scatter(*zip(*dots, strict=True), color=colour, alpha=0.35, s=14, linewidths=0)
     if game in CHANCE:
@@ -262,5 +269,6 @@ __all__ = [
     "delay_suite",
     "plot_curves",
     "points_json",
+    "seed_count",
     "write_json",
 ]

@@ -119,3 +119,13 @@ def test_each_agent_keeps_its_colour_in_every_game():
         drawn[game] = {line.get_label().split(" (")[0]: line.get_color() for line in ax.get_lines()[: len(curves)]}
     assert drawn["repgym/KeyToDoor-v0"] == {"rudder": "C1", "sb3-recurrent-ppo": "C2"}
     assert drawn["repgym/Umbrella-v0"]["rudder"] == drawn["repgym/KeyToDoor-v0"]["rudder"]
+
+
+def test_the_legend_says_when_some_delays_have_fewer_seeds():
+    from repgym.benchmark.delay_curve import CurvePoint, _figure
+
+    full, partial = CurvePoint(80, 0.5, [0.0, 1.0, 0.5], 3, [0], None), CurvePoint(320, 1.0, [1.0], 1, [0], None)
+    curves = {"qr-dqn": [full, partial], "rudder": [full, full._replace(delay=320)]}
+    labels = [line.get_label() for line in _figure("repgym/Umbrella-v0", curves, {"qr-dqn": "C0", "rudder": "C1"})
+              .axes[0].get_lines()[:2]]  # fmt: skip
+    assert labels == ["qr-dqn (n=1-3)", "rudder (n=3)"]
