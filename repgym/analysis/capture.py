@@ -86,10 +86,12 @@ class Capture:
 
 
 def unit_axis(module: nn.Module, ndim: int) -> int:
-    """The axis of ``module``'s output (in native layout, batch included) that indexes its units."""
+    """The axis of ``module``'s output (in native layout, batch included) that indexes its units: the last for
+    linear, recurrent and attention layers and for any module whose ``features_last`` attribute is true (a custom
+    module over ``(batch, time, features)``), else axis 1 (channels of a convolution)."""
     if ndim <= 2:
         return ndim - 1
-    if isinstance(module, _FEATURE_LAST):
+    if isinstance(module, _FEATURE_LAST) or getattr(module, "features_last", False):
         return ndim - 1
     return 1
 

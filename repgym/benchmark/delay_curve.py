@@ -129,14 +129,37 @@ def config_delay(env_id: str, env_kwargs: dict[str, Any]) -> int | None:
 
 def curve_label(row: dict[str, Any]) -> str:
     """The curve a row belongs to: ``people``, ``policy:<baseline>`` or the agent, plus any env argument other
-    than the delay (``qr-dqn (obs_mode=pixels)``) and a non-greedy protocol."""
+    than the delay (``qr-dqn (obs_mode=pixels)``), a non-greedy protocol and, for a learner, how its hyperparameters
+    differ from what it trains with now at that config (:func:`hyperparameter_variant`), so that rows of different
+    settings are never averaged into one point."""
     if row["kind"] == "human":
         return PEOPLE
     name = f"policy:{row['agent']}" if is_baseline(row["agent"]) else row["agent"]
     extra = [f"{k}={v}" for k, v in canonical_kwargs(row["env_id"], row["env_kwargs"]).items() if k != "delay"]
     if row.get("protocol") not in (None, "deterministic"):
         extra.append(row["protocol"])
+    if not is_baseline(row["agent"]) and not row["agent"].startswith(ZOO_PREFIX):
+        extra.extend(hyperparameter_variant(row))
     return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def hyperparameter_variant(row: dict[str, Any]) -> list[str]:
+    """How a learner row's hyperparameters differ from its agent's tuned entry for the row's env config (from the
+    defaults where it has none): ``[]`` when they are the same, ``["defaults"]`` for a row trained with the defaults
+    where an entry now exists, else ``key=value`` per setting that differs."""
+    from repgym.agents.hyperparams import tuned_entry
+
+    hyperparameters = row.get("hyperparameters") or {}
+    entry = tuned_entry(row["agent"], row["env_id"], row["env_kwargs"])
+    expected = entry.hyperparameters if entry is not None else {}
+    if hyperparameters == expected:
+        return []
+    if not hyperparameters:
+        return ["defaults"]
+    return [f"{k}={v}" for k, v in sorted(hyperparameters.items()) if expected.get(k, _UNSET) != v]
+
+
+_UNSET = object()
 
 
 def curve_points(rows: Iterable[dict[str, Any]], notes: list[str] | None = None) -> Points:

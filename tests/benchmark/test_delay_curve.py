@@ -62,6 +62,20 @@ def test_curve_points_skip_rows_without_success_and_pool_people():
     assert people[UMBRELLA][PEOPLE][0].success == 0.25  # pooled over episodes: 1 of 4
 
 
+def test_rows_of_other_settings_than_the_tuned_entry_are_their_own_curve():
+    """Umbrella delay 5 has a tuned qr-dqn entry (``n_steps = 6``): rows trained with it are ``qr-dqn``; rows trained
+    with the defaults or other settings are never averaged into that point."""
+    tuned, plain, other = (_row("qr-dqn", 5, s) for s in (1.0, 0.5, 0.0))
+    tuned["hyperparameters"], plain["hyperparameters"] = {"n_steps": 6}, {}
+    other["hyperparameters"] = {"n_steps": 6, "gamma": 0.9}
+    points = curve_points([tuned, plain, other])[UMBRELLA]
+    assert {label: pts[0].success for label, pts in points.items()} == {
+        "qr-dqn": 1.0, "qr-dqn (defaults)": 0.5, "qr-dqn (gamma=0.9)": 0.0}  # fmt: skip
+    untuned = _row("qr-dqn", 80, 0.25)  # no entry at delay 80: the defaults are what it trains with there
+    untuned["hyperparameters"] = {}
+    assert list(curve_points([untuned])[UMBRELLA]) == ["qr-dqn"]
+
+
 def _cli(db: str, out: str, *extra: str) -> list[str]:
     return ["delay-curve", "--games", "Umbrella-v0", "--agents", "policy:optimal", "policy:random", "--delays", "0",
             "2", "--seeds", "2", "--episodes", "6", "--workers", "1", "--no-progress", "--db", db, "--out", out,

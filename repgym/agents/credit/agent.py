@@ -57,7 +57,8 @@ from repgym.agents.logger import RunLogger
 from repgym.agents.schedules import linear_schedule
 from repgym.runs import Checkpoint
 
-RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]  # h, c (1, n, hidden) and the last prediction (1, n, 1)
+# h, c (1, n, hidden), the last prediction (1, n, 1) and the running maximum (1, n, W; W = 0 without memory_pool)
+RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class RudderAgent(Agent):
@@ -301,9 +302,9 @@ class RudderAgent(Agent):
     # -- acting and looking ----------------------------------------------------------------------------------------
 
     def _initial_state(self, n: int) -> RecurrentState:
-        hidden = self.config.lstm_hidden
+        hidden, pool = self.config.lstm_hidden, self.predictor.pool_width
         return (np.zeros((1, n, hidden), np.float32), np.zeros((1, n, hidden), np.float32),
-                np.zeros((1, n, 1), np.float32))  # fmt: skip
+                np.zeros((1, n, 1), np.float32), np.zeros((1, n, pool), np.float32))  # fmt: skip
 
     def _act(self, obs: np.ndarray, mask: np.ndarray | None, state: RecurrentState, epsilon: float) -> np.ndarray:
         """Epsilon-greedy legal actions ``(n,)`` for observations ``(n, *obs_shape)`` with memories ``state``."""
@@ -336,12 +337,13 @@ class RudderAgent(Agent):
         ``predict_remaining`` both are of the return still to come (acting sees no rewards), so the credit seen here
         is what the predictor moved, without the rewards paid where they were received."""
         with torch.no_grad():
-            h, c, previous = (torch.as_tensor(s, device=self.device) for s in state)
+            h, c, previous, pooled = (torch.as_tensor(s, device=self.device) for s in state)
             obs_t = torch.as_tensor(obs, device=self.device)[:, None]
             actions = torch.as_tensor(action, dtype=torch.int64, device=self.device)[:, None]
-            predictions, _, (h, c) = self.averaged_predictor(obs_t, actions, (h.contiguous(), c.contiguous()))
+            predictor_state = (h.contiguous(), c.contiguous(), pooled)
+            predictions, _, (h, c, pooled) = self.averaged_predictor(obs_t, actions, predictor_state)
             self.averaged_predictor.credit(predictions, previous[0, :, 0])
-        return h.cpu().numpy(), c.cpu().numpy(), predictions[None].cpu().numpy()
+        return h.cpu().numpy(), c.cpu().numpy(), predictions[None].cpu().numpy(), pooled.cpu().numpy()
 
     def predict(
         self,
@@ -352,8 +354,9 @@ class RudderAgent(Agent):
         action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, Any]:
         """Action(s) for one observation (a 0-d array) or a batch ``(n, *obs_shape)`` (``(n,)``), and the next
-        recurrent state ``(h, c, g)`` (``(1, n, hidden)``, ``(1, n, hidden)``, ``(1, n, 1)``) to pass back on the next
-        step; ``state=None`` or ``episode_start`` ``(n,) bool`` starts an episode. Greedy, or with
+        recurrent state ``(h, c, g, p)`` (``(1, n, hidden)``, ``(1, n, hidden)``, ``(1, n, 1)``, ``(1, n, W)``: the
+        LSTM, the last return prediction and the running maximum, ``W = 0`` without ``memory_pool``) to pass back on
+        the next step; ``state=None`` or ``episode_start`` ``(n,) bool`` starts an episode. Greedy, or with
         ``deterministic=False`` epsilon-greedy at the current epsilon; legal under ``action_masks`` ``(A,)`` or
         ``(n, A)`` when given. Runs the memory (LSTM) and the credit module once per observation."""
         obs, single = self._as_batch(observation)
@@ -374,17 +377,17 @@ class RudderAgent(Agent):
         if state is None:
             return self._initial_state(n)
         try:
-            h, c, g = (np.asarray(s, dtype=np.float32) for s in state)
+            h, c, g, p = (np.asarray(s, dtype=np.float32) for s in state)
         except (TypeError, ValueError):
-            raise ValueError("state must be the (h, c, g) that predict returned, or None") from None
-        hidden = self.config.lstm_hidden
-        if h.shape != (1, n, hidden) or c.shape != (1, n, hidden) or g.shape != (1, n, 1):
-            raise ValueError(f"state must be (h, c, g) of shapes (1, {n}, {hidden}), (1, {n}, {hidden}), (1, {n}, 1) "
-                             f"for {n} observation(s), got {h.shape}, {c.shape}, {g.shape}")  # fmt: skip
+            raise ValueError("state must be the (h, c, g, p) that predict returned, or None") from None
+        expected = [s.shape for s in self._initial_state(n)]
+        if [h.shape, c.shape, g.shape, p.shape] != expected:
+            raise ValueError(f"state must be (h, c, g, p) of shapes {', '.join(map(str, expected))} for {n} "
+                             f"observation(s), got {h.shape}, {c.shape}, {g.shape}, {p.shape}")  # fmt: skip
         if episode_start is not None:
             keep = ~np.asarray(episode_start, dtype=bool).reshape(n)
-            h, c, g = (s * keep[None, :, None] for s in (h, c, g))
-        return h, c, g
+            h, c, g, p = (s * keep[None, :, None] for s in (h, c, g, p))
+        return h, c, g, p
 
     def _as_batch(self, observation: np.ndarray) -> tuple[np.ndarray, bool]:
         obs = np.asarray(observation)
@@ -426,13 +429,16 @@ class RudderAgent(Agent):
             return float(errors.mean())
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:
-        """The memory (``memory``: the predictor's LSTM; ``memory.h``/``memory.c`` are its state), the return
-        prediction (``return_prediction``), the credit signal (``credit``: the redistributed reward of each step),
-        and the acting (averaged) Q-network's encoder (``q.encoder``) and head (``q.head``)."""
+        """The memory (``memory``: the predictor's LSTM; ``memory.h``/``memory.c`` are its state; with
+        ``memory_pool`` also ``memory_pool``, the running maximum), the return prediction (``return_prediction``),
+        the credit signal (``credit``: the redistributed reward of each step), and the acting (averaged) Q-network's
+        encoder (``q.encoder``) and head (``q.head``)."""
         acting = self.averaged_predictor
-        return {"memory": acting.lstm, "return_prediction": acting.output, "credit": acting.credit,
-                "q.encoder": self.averaged_q.encoder,
-                "q.head": self.averaged_q.head}  # fmt: skip
+        modules = {"memory": acting.lstm, "return_prediction": acting.output, "credit": acting.credit,
+                   "q.encoder": self.averaged_q.encoder, "q.head": self.averaged_q.head}  # fmt: skip
+        if acting.pool is not None:
+            modules["memory_pool"] = acting.pool
+        return modules
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
 

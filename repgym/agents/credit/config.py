@@ -29,6 +29,10 @@ class RudderConfig:
     forget_bias: float = 0.0  # added to the LSTM's forget-gate bias at initialisation: b keeps sigmoid(b) of the
     #                           memory per step at first (5: 0.993, a half-life of about 100 steps), so a long delay
     #                           is bridged before the gates have learnt to (0: PyTorch's initialisation)
+    memory_pool: bool = False  # the prediction also reads a running maximum over the episode of the predictor's
+    #                            (observation, action) features: an event seen once is held for any delay and a
+    #                            late error trains the step that set it directly (an LSTM alone did not carry the
+    #                            Umbrella choice across 320 steps); False: the LSTM's output alone
     predict_remaining: bool = False  # the predictor predicts the return still to come after each step and the
     #                                  rewards received so far are added from the episode, not predicted: noise
     #                                  rewards already seen (Umbrella's distractors) leave its targets, and those

@@ -1,5 +1,6 @@
-"""The RUDDER agent's networks: an observation encoder, the return predictor (an LSTM over observation-action pairs),
-the credit module (successive differences of its predictions) and the Q-network that reads the predictor's memory.
+"""The RUDDER agent's networks: an observation encoder, the return predictor (an LSTM over observation-action pairs,
+optionally beside a running maximum of the pairs' features), the credit module (successive differences of its
+predictions) and the Q-network that reads the predictor's memory.
 
 Encoders reuse the distributional agent's torsos (:func:`repgym.agents.distributional.networks.make_torso`: an MLP
 for vectors, a CNN for boards and pixels), after scaling float vectors with finite bounds to [-1, 1] (the delayed
@@ -54,13 +55,32 @@ class Credit(nn.Module):
         return predictions - torch.cat([previous[:, None], predictions[:, :-1]], dim=1)
 
 
+class RunningMax(nn.Module):
+    """The running maximum over time of non-negative features ``(B, T, W)``, continuing from ``previous`` ``(B, W)``
+    (zeros at an episode's start). A memory with no forgetting: a feature that fired once (the umbrella taken under
+    a rain forecast) stays set for any number of steps, and the gradient of a late prediction reaches the step that
+    set it directly, not through hundreds of LSTM steps. Parameter-free; a module so that analyzers can hook it."""
+
+    features_last = True  # its output is (batch, time, features): analyzers index units on the last axis
+
+    def forward(self, features: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        pooled = torch.cummax(features, dim=1).values
+        return pooled if previous is None else torch.maximum(pooled, previous[:, None])
+
+
+PredictorState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # LSTM h, c (1, B, hidden); running max (1, B, W)
+
+
 class ReturnPredictor(nn.Module):
     """Predicts the episode's return after each step from the observation-action pairs so far.
 
     ``forward(obs (B, T, *obs_shape), actions (B, T), state)`` returns the predictions ``g`` ``(B, T)``, the LSTM
-    outputs ``(B, T, hidden)`` (the memory after each step) and the final ``(h, c)`` (each ``(1, B, hidden)``).
-    With ``predicts_remaining`` (``RudderConfig.predict_remaining``) ``g`` is the return still to come after each
-    step; :func:`~repgym.agents.credit.redistribution.predict_returns` adds the rewards already received."""
+    outputs ``(B, T, hidden)`` (the memory after each step) and the final state ``(h, c, pooled)``: the LSTM's
+    ``(1, B, hidden)`` each and the running maximum ``(1, B, W)`` (``W = hidden`` with ``RudderConfig.memory_pool``,
+    else 0). With ``memory_pool`` the prediction reads the running maximum of the pair features beside the LSTM's
+    output (:class:`RunningMax`). With ``predicts_remaining`` (``RudderConfig.predict_remaining``) ``g`` is the
+    return still to come after each step; :func:`~repgym.agents.credit.redistribution.predict_returns` adds the
+    rewards already received."""
 
     def __init__(self, space: spaces.Box, n_actions: int, config: RudderConfig) -> None:
         super().__init__()
@@ -74,17 +94,24 @@ class ReturnPredictor(nn.Module):
             with torch.no_grad():  # gates are ordered (input, forget, cell, output) in PyTorch's LSTM
                 self.lstm.bias_ih_l0[config.lstm_hidden : 2 * config.lstm_hidden] += config.forget_bias
         self.predicts_remaining = config.predict_remaining
-        self.output = nn.Linear(config.lstm_hidden, 1)
+        self.pool = RunningMax() if config.memory_pool else None
+        self.pool_width = config.lstm_hidden if config.memory_pool else 0
+        self.output = nn.Linear(config.lstm_hidden + self.pool_width, 1)
         self.credit = Credit()
 
     def forward(
-        self, obs: torch.Tensor, actions: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self, obs: torch.Tensor, actions: torch.Tensor, state: PredictorState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, PredictorState]:
         batch, steps = actions.shape
         features = self.encoder(obs.reshape(batch * steps, *obs.shape[2:])).reshape(batch, steps, -1)
         onehot = nn.functional.one_hot(actions, self.n_actions).to(features.dtype)
-        memory, final = self.lstm(self.pair(torch.cat([features, onehot], dim=2)), state)
-        return self.output(memory).squeeze(2), memory, final
+        pairs = self.pair(torch.cat([features, onehot], dim=2))
+        memory, (h, c) = self.lstm(pairs, None if state is None else (state[0], state[1]))
+        readout, pooled_last = memory, pairs.new_zeros(1, batch, 0)
+        if self.pool is not None:
+            pooled = self.pool(pairs, None if state is None else state[2][0])
+            readout, pooled_last = torch.cat([memory, pooled], dim=2), pooled[:, -1][None]
+        return self.output(readout).squeeze(2), memory, (h, c, pooled_last)
 
 
 class MemoryQNetwork(nn.Module):

@@ -49,7 +49,7 @@ def test_predict_threads_the_recurrent_state_and_exposes_memory_and_credit() -> 
     agent = make_agent("rudder", "repgym/Umbrella-v0", env_kwargs={"delay": 3}, seed=0, **SMALL)
     obs = np.array([1.0, 0.0, 0.0], np.float32)
     action, state = agent.predict(obs)
-    assert np.ndim(action) == 0 and [s.shape for s in state] == [(1, 1, 16), (1, 1, 16), (1, 1, 1)]
+    assert np.ndim(action) == 0 and [s.shape for s in state] == [(1, 1, 16), (1, 1, 16), (1, 1, 1), (1, 1, 0)]
     batch = np.stack([obs, obs])
     actions, batch_state = agent.predict(batch, state=tuple(np.concatenate([s, s], axis=1) for s in state),
                                          episode_start=np.array([True, False]))  # fmt: skip
