@@ -18,7 +18,7 @@ f_{t-1}``: each reward where it was received, plus the change in what is still e
 has already been received leaves the predictor's targets (Umbrella at delay 320: the distractors' standard deviation
 is 18 against an outcome of +-1), and near the end the targets are the outcome alone, from which the memory can
 learn to carry the decisive step across the delay (at delay 10 it does; at 320 an LSTM alone did not, and the
-running maximum of ``memory_pool`` did on some seeds: README).
+running maximum of ``memory_pool`` did on one seed of three: README).
 """
 
 from __future__ import annotations
