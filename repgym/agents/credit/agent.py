@@ -227,7 +227,8 @@ class RudderAgent(Agent):
             chosen = store.sample(self.rng, cfg.predictor_batch, cfg.lesson_priority)
             batch = pad_episodes([store.episodes[i] for i in chosen], self.device)
             predictions, _ = predict_returns(self.predictor, batch)
-            errors = predictor_errors(predictions, batch, cfg.final_step_weight, self.predictor.predicts_remaining)
+            errors = predictor_errors(predictions, batch, cfg.final_step_weight, self.predictor.predicts_remaining,
+                                      cfg.predictor_lambda)  # fmt: skip
             loss = errors.mean()
             self.predictor_optimizer.zero_grad()
             loss.backward()
@@ -244,8 +245,9 @@ class RudderAgent(Agent):
     def _refresh(self) -> None:
         """Recompute every stored episode's redistributed rewards and memories with the current predictor."""
         episodes = list(self.store.episodes)
+        cfg = self.config
         table, errors = redistributed_transitions(episodes, self.averaged_predictor, self.device,
-                                                  self.config.final_step_weight)  # fmt: skip
+                                                  cfg.final_step_weight, lam=cfg.predictor_lambda)  # fmt: skip
         for episode, error in zip(episodes, errors.tolist(), strict=True):
             episode.error = error
         self.transitions = table
@@ -424,8 +426,9 @@ class RudderAgent(Agent):
         with torch.no_grad():
             batch = pad_episodes(episodes, self.device)
             predictions, _ = predict_returns(self.averaged_predictor, batch)
-            errors = predictor_errors(predictions, batch, self.config.final_step_weight,
-                                      self.averaged_predictor.predicts_remaining)  # fmt: skip
+            cfg = self.config
+            errors = predictor_errors(predictions, batch, cfg.final_step_weight,
+                                      self.averaged_predictor.predicts_remaining, cfg.predictor_lambda)  # fmt: skip
             return float(errors.mean())
 
     def latent_modules(self) -> dict[str, torch.nn.Module]:

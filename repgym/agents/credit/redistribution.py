@@ -73,20 +73,48 @@ def predict_returns(predictor: ReturnPredictor, batch: PaddedEpisodes) -> tuple[
     return predictions, memory
 
 
+def remaining_targets(predictions: torch.Tensor, batch: PaddedEpisodes, lam: float) -> torch.Tensor:
+    """``(B, T)`` targets for ``g_t`` bootstrapped from the predictor's own (detached) predictions of what remains,
+    ``f_t = g_t - R_t``: ``R_t`` plus the lambda-return ``y_t = r_{t+1} + (1 - lam) f_{t+1} + lam y_{t+1}`` with
+    ``y = 0`` from the last step on (nothing remains after it), as TD(lambda) forms value targets. At ``lam = 1`` it
+    is the episode's return; below, each step's target carries the rewards still to come only with weights
+    ``lam ** k``, so far fewer of Umbrella's distractors, and the rest from the next steps' predictions."""
+    steps = torch.arange(predictions.shape[1], device=predictions.device)
+    before_last = steps[None, :] < (batch.lengths[:, None] - 1)
+    remaining = (predictions.detach() - batch.received) * before_last
+    rewards = torch.diff(batch.received, dim=1, prepend=torch.zeros_like(batch.received[:, :1]))
+    # y_t = sum over k > t of lam ** (k - t - 1) * (r_k + (1 - lam) f_k): one reverse discounted sum, as a matmul
+    # (f_k is 0 from the last step on, and r_k is 0 past the end)
+    gaps = steps[:, None] - steps[None, :] - 1  # [k, t] = k - t - 1
+    discount = torch.where(gaps >= 0, lam ** gaps.clamp(min=0).to(predictions.dtype), 0.0)
+    after = (rewards + (1.0 - lam) * remaining) @ discount
+    return batch.received + after
+
+
 def predictor_errors(
-    predictions: torch.Tensor, batch: PaddedEpisodes, final_step_weight: float, by_remaining: bool = False
+    predictions: torch.Tensor,
+    batch: PaddedEpisodes,
+    final_step_weight: float,
+    by_remaining: bool = False,
+    lam: float = 1.0,
 ) -> torch.Tensor:
     """``(B,)`` loss per episode: the mean squared error of ``g_t`` against the return over its steps, plus
     ``final_step_weight`` times the squared error at its last step. ``by_remaining`` (a predictor of what remains)
-    weights step ``t``'s error by ``1 / (steps after t + 1)``, normalised over the episode: the inverse of its
-    target's variance when every step still to come adds the same noise, so that the clean targets of the last
-    steps are not drowned by the noisy early ones; its final-step weight goes to the step before the last, whose
-    target is the last reward (after the last step nothing remains: that prediction's target is 0 whatever
-    happened, and weighting it taught nothing)."""
-    errors = (predictions - batch.returns[:, None]) ** 2 * batch.valid
+    weights step ``t``'s error by the inverse of its target's variance when every reward still to come adds the
+    same noise, ``1 / (1 + sum_{j < n} lam ** 2j)`` with ``n`` the steps after ``t`` (``1 / (n + 1)`` at ``lam =
+    1``), normalised over the episode, so that the clean targets of the last steps are not drowned by the noisy
+    early ones; ``lam < 1`` bootstraps the targets (:func:`remaining_targets`). Its final-step weight goes to the
+    step before the last, whose target is the last reward (after the last step nothing remains: that prediction's
+    target is 0 whatever happened, and weighting it taught nothing)."""
+    if by_remaining and lam < 1.0:
+        targets = remaining_targets(predictions, batch, lam)
+    else:
+        targets = batch.returns[:, None]
+    errors = (predictions - targets) ** 2 * batch.valid
     if by_remaining:
-        steps = torch.arange(errors.shape[1], device=errors.device)[None, :]
-        weights = batch.valid / (batch.lengths[:, None] - steps).clamp(min=1)
+        after = (batch.lengths[:, None] - 1 - torch.arange(errors.shape[1], device=errors.device)[None, :]).clamp(min=0)
+        noise = after.to(errors.dtype) if lam >= 1.0 else (1.0 - lam ** (2.0 * after.to(errors.dtype))) / (1.0 - lam**2)
+        weights = batch.valid / (1.0 + noise)
         every_step = (errors * weights).sum(dim=1) / weights.sum(dim=1)
     else:
         every_step = errors.sum(dim=1) / batch.lengths
@@ -129,6 +157,7 @@ def redistributed_transitions(
     device: torch.device,
     final_step_weight: float,
     chunk: int = 256,
+    lam: float = 1.0,
 ) -> tuple[Transitions, np.ndarray]:
     """Run the predictor over every episode (``chunk`` at a time) and return their transitions with redistributed
     rewards and memories, and each episode's predictor loss ``(E,)`` (:func:`predictor_errors`)."""
@@ -140,7 +169,7 @@ def redistributed_transitions(
         shaped = redistribute(predictions, predictor.credit(predictions), batch).cpu().numpy()
         memory = memory.cpu().numpy()
         by_remaining = predictor.predicts_remaining
-        errors.append(predictor_errors(predictions, batch, final_step_weight, by_remaining).cpu().numpy())
+        errors.append(predictor_errors(predictions, batch, final_step_weight, by_remaining, lam).cpu().numpy())
         for i, episode in enumerate(part):
             steps = len(episode)
             # the memory before acting at t: zeros at the start, then the LSTM output after each step

@@ -12,7 +12,13 @@ from repgym.agents import make_agent
 from repgym.agents.credit.config import RudderConfig
 from repgym.agents.credit.episodes import Episode, EpisodeRecorder, EpisodeStore
 from repgym.agents.credit.networks import Credit, ReturnPredictor, RunningMax
-from repgym.agents.credit.redistribution import pad_episodes, predict_returns, predictor_errors, redistribute
+from repgym.agents.credit.redistribution import (
+    pad_episodes,
+    predict_returns,
+    predictor_errors,
+    redistribute,
+    remaining_targets,
+)
 from repgym.analysis.capture import unit_axis
 
 UMBRELLA = {"delay": 10, "distractor_reward": 0.0}
@@ -122,6 +128,33 @@ def test_predicting_what_remains_pays_each_reward_where_it_was_received() -> Non
     ]
     got = predictor_errors(f + batch.received, batch, final_step_weight=2.0, by_remaining=True)
     torch.testing.assert_close(got, torch.tensor(expected))
+
+
+def test_lambda_targets_bootstrap_what_remains_from_the_next_predictions() -> None:
+    """``predictor_lambda``: the target of ``g_t`` is ``R_t + y_t`` with ``y_t = r_{t+1} + (1 - lam) f_{t+1} + lam
+    y_{t+1}`` (``y = 0`` from the last step on): the return at ``lam = 1``, one step of bootstrapping at 0; the loss
+    weights step ``t`` by ``1 / (1 + sum_{j < n} lam ** 2j)``, ``n`` the steps after it."""
+    episodes = [
+        Episode(np.zeros((4, 1), np.float32), np.zeros(3, np.int64), np.array([1, -1, 2], np.float32), None),
+        Episode(np.zeros((3, 1), np.float32), np.zeros(2, np.int64), np.array([3, 0], np.float32), None),
+    ]
+    batch = pad_episodes(episodes, torch.device("cpu"))
+    f = torch.tensor([[0.5, 0.25, 0.125], [1.0, 2.0, 9.0]])  # predictions of what remains (the last ones unused)
+    g = f + batch.received
+    torch.testing.assert_close(remaining_targets(g, batch, 1.0), batch.returns[:, None].expand(2, 3))
+    # lam = 0: R_t + r_{t+1} + f_{t+1}; the step before the last: R_t + r_last; the last: R_t
+    torch.testing.assert_close(remaining_targets(g, batch, 0.0), torch.tensor([[0.25, 2.0, 2.0], [3.0, 3.0, 3.0]]))
+    # lam = 0.5, first episode, step 0: 1 + r_1 + 0.5 f_1 + 0.5 * r_2 = 1 - 1 + 0.125 + 1
+    torch.testing.assert_close(remaining_targets(g, batch, 0.5)[0, 0], torch.tensor(1.125))
+    errors = ((g - remaining_targets(g, batch, 0.5)) ** 2).numpy()
+    weights = [1 / (1 + np.array([1 + 0.25, 1, 0])), 1 / (1 + np.array([1, 0]))]
+    expected = [float((w * e[: len(w)]).sum() / w.sum() + e[len(w) - 2]) for w, e in zip(weights, errors, strict=False)]
+    got = predictor_errors(g, batch, final_step_weight=1.0, by_remaining=True, lam=0.5)
+    torch.testing.assert_close(got, torch.tensor(expected))
+    with pytest.raises(ValueError, match="predictor_lambda < 1 needs predict_remaining"):
+        RudderConfig(predictor_lambda=0.9)
+    with pytest.raises(ValueError, match=r"predictor_lambda must be in \[0, 1\]"):
+        RudderConfig(predict_remaining=True, predictor_lambda=1.5)
 
 
 def test_forget_bias_opens_the_forget_gate_at_initialisation() -> None:
