@@ -47,7 +47,9 @@ def register(sub) -> dict[str, Handler]:
                          help="nrpa: iterations of the top level alone (default: --iterations)")  # fmt: skip
     p_solve.add_argument("--alpha", type=float, default=None, help="nrpa: adaptation step (default: 1)")
     p_solve.add_argument("--workers", type=int, default=None, metavar="N",
-                         help="nrpa: independent searches in N processes, best kept (default: 1)")  # fmt: skip
+                         help="nrpa: N processes; from level 3 they share the top level (each of its iterations "
+                              "runs N searches of the level below from one policy), below it N independent "
+                              "searches, best kept (default: 1)")  # fmt: skip
     p_solve.add_argument("--playout", default=None, help="nmcs, mcts: uniform, size-weighted, tabu-colour, value, ...")
     p_solve.add_argument("--prune", type=int, default=None, metavar="K",
                          help="nmcs: at levels >= 2 search only the K best moves by r + V (needs --value)")  # fmt: skip

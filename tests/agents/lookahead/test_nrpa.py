@@ -148,8 +148,21 @@ def test_value_prior_starts_the_policy_on_the_lookahead_game() -> None:
 def test_root_parallel_workers_keep_the_best() -> None:
     board = rules.random_boards(np.arange(5, 6), TINY)[0]
     result = nrpa(board, TINY, level=1, iterations=4, workers=2, rng=np.random.default_rng(0))
-    assert len(result.info["worker_scores"]) == 2 and result.score == max(result.info["worker_scores"])
+    assert result.info["parallel"] == "root" and len(result.info["worker_scores"]) == 2
+    assert result.score == max(result.info["worker_scores"])
     assert result.playouts == 8 and replay(board, result.moves, TINY) == result.score
+
+
+def test_shared_top_level_runs_the_level_below_on_every_worker() -> None:
+    board = rules.random_boards(np.arange(5, 6), TINY)[0]
+    result = nrpa(board, TINY, level=3, iterations=2, top_iterations=3, workers=2, rng=np.random.default_rng(0))
+    # 3 top-level iterations x 2 workers x one level-2 search (2 level-1 searches of 2 playouts)
+    assert result.info["parallel"] == "top" and result.info["passes"] == 1 and result.playouts == 24
+    assert replay(board, result.moves, TINY) == result.score
+    budgeted = nrpa(board, TINY, level=3, iterations=3, workers=2, budget=Budget(nodes=200))
+    # restarted until the budget is spent; each worker may finish the level-1 search (3 playouts) it is in
+    assert budgeted.info["passes"] > 1 and 200 <= budgeted.playouts <= 200 + 2 * 3
+    assert replay(board, budgeted.moves, TINY) == budgeted.score
 
 
 def test_bad_options_are_one_line_errors() -> None:
