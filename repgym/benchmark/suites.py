@@ -153,10 +153,12 @@ def make_jobs(
     Baselines may be named as ``repgym list`` shows them (``policy:greedy``) or bare (``greedy``); jobs store the
     bare name. An agent named in ``agents`` that the suite does not list is added where it can act: a baseline where it
     applies, a registered learning agent with the budget of the suite's first learner for that env kind, a shipped
-    agent (``zoo:NAME``) on its own config. ``epsilon > 0`` evaluates epsilon-greedily instead of deterministically
-    (a different protocol, other entries). ``env_kwargs`` are constructor arguments for every selected env instead
-    of the suite's variants (e.g. ``delay=5``: the configuration people played, so that their recordings get random
-    and agent references); an env that rejects them is an error."""
+    agent (``zoo:NAME``) on its own config. In a tuned suite, naming an agent that has tuned entries selects those
+    entries only: ``--envs SameGame-v0 Thrower-v0 --agents distill sb3-sac`` runs distill on SameGame and SAC on
+    Thrower, not each on the other's env at a guessed budget. ``epsilon > 0`` evaluates epsilon-greedily instead of
+    deterministically (a different protocol, other entries). ``env_kwargs`` are constructor arguments for every
+    selected env instead of the suite's variants (e.g. ``delay=5``: the configuration people played, so that their
+    recordings get random and agent references); an env that rejects them is an error."""
     import repgym.envs  # noqa: F401  (registers the ids)
     from repgym.agents import AGENTS
 
@@ -259,6 +261,8 @@ def _plays(
         listed = {p.agent for p in plays}
         extra = [_Play(a) for a in wanted if a in baselines and a not in listed]
         in_suite = {learner.agent for learner in suite.learners}  # those the suite keeps off envs they cannot play
+        if suite.tuned:  # an agent with tuned entries plays where it has one, never at a guessed budget elsewhere
+            in_suite |= _agents_with_tuned_entries()
         extra += [_Play(a, fitting[0].steps if fitting else 10_000) for a in wanted
                   if a in AGENTS and a not in listed and a not in in_suite and with_learners]  # fmt: skip
         plays = [p for p in plays + extra if p.agent in wanted]
@@ -272,6 +276,13 @@ def _tuned_entries(env_id: str, config: dict[str, Any]) -> list[TunedEntry]:
 
     found = (tuned_entry(agent, env_id, config) for agent in sorted(AGENTS))
     return [entry for entry in found if entry is not None]
+
+
+def _agents_with_tuned_entries() -> set[str]:
+    """The agents that some tuned entry (hyperparams/*.toml) names."""
+    from repgym.agents.hyperparams import all_entries
+
+    return {entry.agent for entry in all_entries()}
 
 
 def _shipped_agents(wanted: list[str] | None) -> dict[str, ZooEntry]:

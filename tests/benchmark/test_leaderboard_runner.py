@@ -93,6 +93,16 @@ def test_reference_suite_runs_every_tuned_entry_at_its_budget_on_the_delays_aske
     assert len({j.key for j in jobs}) == len(jobs)
 
 
+def test_naming_tuned_agents_in_the_reference_suite_selects_their_entries_and_nothing_at_a_guessed_budget():
+    jobs = make_jobs("reference", envs=["SameGame-v0", "Thrower-v0"], agents=["distill", "sb3-sac"])
+    plays = {(j.env_id, j.agent, j.train_steps) for j in jobs}
+    assert plays == {("repgym/SameGame-v0", "distill", 150_000), ("repgym/Thrower-v0", "sb3-sac", 60_000)}
+    assert len(jobs) == 10  # 5 seeds each; no SAC on the discrete board, no distill on the thrower
+    untuned = make_jobs("reference", envs=["Umbrella-v0"], agents=["c51-dqn"], seeds=1)
+    assert {(j.agent, j.train_steps) for j in untuned} == {("c51-dqn", 10_000)}  # no entry anywhere: still added
+    assert len(untuned) == 3  # at each of the suite's delays
+
+
 def test_a_shipped_agent_job_evaluates_it_and_refuses_another_config(tmp_path):
     row = execute_job(JobSpec("repgym/KeyToDoor-v0", "zoo:qr-keytodoor-d5", 0, 30_000, eval_episodes=3,
                               env_kwargs={"delay": 5}), tmp_path)  # fmt: skip
