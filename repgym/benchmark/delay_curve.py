@@ -55,9 +55,10 @@ Points = dict[str, dict[str, list[CurvePoint]]]  # game -> curve label -> points
 
 
 def delay_suite(games: Sequence[str], delays: Sequence[int]) -> Suite:
-    """The reference suite's rules (every tuned entry at its budget), on ``games`` at ``delays`` only."""
+    """The reference suite's rules (every tuned entry at its budget), on ``games`` at ``delays`` only; a named agent
+    plays every delay, those without its tuned entry at a budget that ``delay_jobs`` sets."""
     variants = {game: tuple({"delay": int(d)} for d in delays) for game in games}
-    return replace(SUITES["reference"], name="delay-curve", variants=variants)
+    return replace(SUITES["reference"], name="delay-curve", variants=variants, untuned_configs=True)
 
 
 def delay_jobs(

@@ -79,6 +79,9 @@ class Suite:
     # env id -> the env configurations the suite runs on it (constructor arguments); others: the registered one
     variants: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     tuned: bool = False  # learners: every agent's tuned entry for the config (hyperparams/*.toml), at its budget
+    # tuned suites: an agent named in --agents that has tuned entries also plays the configs it has none for (at the
+    # fallback budget); off, naming it selects its entries only
+    untuned_configs: bool = False
     zoo: bool = False  # also evaluate the shipped agents (repgym zoo) on their env configs, baselines beside them
 
 
@@ -261,7 +264,7 @@ def _plays(
         listed = {p.agent for p in plays}
         extra = [_Play(a) for a in wanted if a in baselines and a not in listed]
         in_suite = {learner.agent for learner in suite.learners}  # those the suite keeps off envs they cannot play
-        if suite.tuned:  # an agent with tuned entries plays where it has one, never at a guessed budget elsewhere
+        if suite.tuned and not suite.untuned_configs:  # it plays where it has an entry, not at a guessed budget
             in_suite |= _agents_with_tuned_entries()
         extra += [_Play(a, fitting[0].steps if fitting else 10_000) for a in wanted
                   if a in AGENTS and a not in listed and a not in in_suite and with_learners]  # fmt: skip
